@@ -1,0 +1,52 @@
+"""Record Anthropic Messages API sessions, SSE event by event, into JSONL cassettes."""
+
+from ._cassette import CassetteWriter, header, load, parse, save
+from ._errors import CassetteError, CassetteNotFoundError, CassetteVersionError
+from ._model import (
+    FORMAT_VERSION,
+    Body,
+    Cassette,
+    End,
+    ErrorInfo,
+    Event,
+    Interaction,
+    Outcome,
+    Payload,
+    Request,
+    Response,
+)
+from ._record import record
+from ._redact import REDACTED, Redactor
+from ._sse import SSEDecoder, SSEEvent, encode_event
+from ._transport import AsyncRecordingTransport, Recorder, RecordingTransport
+
+__all__ = [
+    "FORMAT_VERSION",
+    "REDACTED",
+    "AsyncRecordingTransport",
+    "Body",
+    "Cassette",
+    "CassetteError",
+    "CassetteNotFoundError",
+    "CassetteVersionError",
+    "CassetteWriter",
+    "End",
+    "ErrorInfo",
+    "Event",
+    "Interaction",
+    "Outcome",
+    "Payload",
+    "Recorder",
+    "RecordingTransport",
+    "Redactor",
+    "Request",
+    "Response",
+    "SSEDecoder",
+    "SSEEvent",
+    "encode_event",
+    "header",
+    "load",
+    "parse",
+    "record",
+    "save",
+]

@@ -1,0 +1,209 @@
+"""The cassette model: frozen dataclasses, one per line kind, with their JSON line form."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+FORMAT_VERSION = 1
+
+Outcome = Literal["complete", "error_event", "disconnected", "truncated", "cancelled", "incomplete"]
+OUTCOMES: tuple[str, ...] = ("complete", "error_event", "disconnected", "truncated", "cancelled", "incomplete")
+
+
+def dumps(value: Any) -> str:
+    """Compact, deterministic JSON as stored in cassettes."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def payload_fields(text: str) -> dict[str, Any]:
+    """How a wire payload is stored: parsed JSON under `data`, anything else verbatim under `raw`."""
+    if not text:
+        return {}
+    try:
+        return {"data": json.loads(text)}
+    except ValueError:
+        return {"raw": text}
+
+
+@dataclass(frozen=True, slots=True)
+class Payload:
+    """A body or event payload: JSON `data`, or `raw` text when it was not JSON, or neither when empty."""
+
+    data: Any = None
+    raw: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The payload as it goes on the wire."""
+        if self.raw is not None:
+            return self.raw
+        return "" if self.data is None else json.dumps(self.data, ensure_ascii=False, separators=(",", ":"))
+
+    def _fields(self) -> dict[str, Any]:
+        if self.raw is not None:
+            return {"raw": self.raw}
+        return {} if self.data is None else {"data": self.data}
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """The request as sent, with secrets already redacted."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: Payload = Payload()
+
+    @property
+    def path(self) -> str:
+        """The URL path, e.g. `/v1/messages`."""
+        from urllib.parse import urlsplit
+
+        return urlsplit(self.url).path
+
+    def to_json(self, id: int) -> dict[str, Any]:
+        return {"id": id, "kind": "request", "method": self.method, "url": self.url,
+                "headers": dict(self.headers), **_rename(self.body._fields(), "data", "body")}
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """Status line and headers, `t` seconds after the request was sent."""
+
+    t: float
+    status: int
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_stream(self) -> bool:
+        """Whether the body is an SSE stream."""
+        return self.headers.get("content-type", "").startswith("text/event-stream")
+
+    def to_json(self, id: int) -> dict[str, Any]:
+        return {"id": id, "kind": "response", "t": self.t, "status": self.status, "headers": dict(self.headers)}
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One server-sent event, `t` seconds after the request was sent."""
+
+    t: float
+    event: str | None
+    payload: Payload = Payload()
+    sse_id: str | None = None
+    retry: int | None = None
+
+    @property
+    def data(self) -> Any:
+        """The parsed JSON payload (None when the payload was not JSON)."""
+        return self.payload.data
+
+    def to_json(self, id: int) -> dict[str, Any]:
+        line = {"id": id, "kind": "event", "t": self.t, "event": self.event, **self.payload._fields()}
+        if self.sse_id is not None:
+            line["sse_id"] = self.sse_id
+        if self.retry is not None:
+            line["retry"] = self.retry
+        return line
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    """A whole non-streaming response body, complete `t` seconds after the request was sent."""
+
+    t: float
+    payload: Payload = Payload()
+
+    def to_json(self, id: int) -> dict[str, Any]:
+        return {"id": id, "kind": "body", "t": self.t, **self.payload._fields()}
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorInfo:
+    """An exception that broke the exchange: its qualified class name and message."""
+
+    type: str
+    message: str
+
+    @classmethod
+    def of(cls, exc: BaseException) -> ErrorInfo:
+        kind = type(exc)
+        module = kind.__module__.split("._")[0]  # httpx2._exceptions -> httpx2, as users import it
+        return cls(f"{module}.{kind.__qualname__}", str(exc))
+
+
+@dataclass(frozen=True, slots=True)
+class End:
+    """How the exchange ended, `t` seconds after the request was sent."""
+
+    t: float
+    outcome: Outcome
+    error: ErrorInfo | None = None
+    tail: str | None = None  # bytes of an event that never finished, kept as text
+
+    def to_json(self, id: int) -> dict[str, Any]:
+        line: dict[str, Any] = {"id": id, "kind": "end", "t": self.t, "outcome": self.outcome}
+        if self.error is not None:
+            line["error"] = {"type": self.error.type, "message": self.error.message}
+        if self.tail:
+            line["tail"] = self.tail
+        return line
+
+
+@dataclass(frozen=True, slots=True)
+class Interaction:
+    """One HTTP exchange: request, response, then SSE events or a body, then how it ended.
+
+    `request` is None for imported captures, which answer any request.
+    """
+
+    id: int
+    request: Request | None
+    response: Response | None = None
+    events: tuple[Event, ...] = ()
+    body: Body | None = None
+    end: End | None = None
+
+    @property
+    def outcome(self) -> Outcome:
+        """How it ended; `incomplete` when the recorder died before writing the end."""
+        return self.end.outcome if self.end is not None else "incomplete"
+
+    @property
+    def is_stream(self) -> bool:
+        """Whether the response was an SSE stream."""
+        return self.response is not None and self.response.is_stream
+
+    def lines(self) -> list[dict[str, Any]]:
+        """The JSON lines of this interaction, in cassette order."""
+        parts: list[Any] = [self.request, self.response, *self.events, self.body, self.end]
+        return [part.to_json(self.id) for part in parts if part is not None]
+
+
+@dataclass(frozen=True, slots=True)
+class Cassette:
+    """A loaded cassette: its header and its interactions in recorded order."""
+
+    interactions: tuple[Interaction, ...] = ()
+    header: Mapping[str, Any] = field(default_factory=lambda: {"cassette": FORMAT_VERSION})
+    path: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.interactions)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.interactions)
+
+    def __getitem__(self, index: int) -> Interaction:
+        return self.interactions[index]
+
+    def lines(self) -> list[dict[str, Any]]:
+        """Every JSON line, header first."""
+        return [dict(self.header)] + [line for i in self.interactions for line in i.lines()]
+
+
+def _rename(fields: dict[str, Any], old: str, new: str) -> dict[str, Any]:
+    return {new if key == old else key: value for key, value in fields.items()}
