@@ -2,6 +2,7 @@
 
 from ._cassette import CassetteWriter, header, load, parse, save
 from ._errors import CassetteError, CassetteNotFoundError, CassetteVersionError
+from ._import import import_sse
 from ._model import (
     FORMAT_VERSION,
     Body,
@@ -19,6 +20,7 @@ from ._record import record
 from ._redact import REDACTED, Redactor
 from ._sse import SSEDecoder, SSEEvent, encode_event
 from ._transport import AsyncRecordingTransport, Recorder, RecordingTransport
+from ._validate import problems
 
 __all__ = [
     "FORMAT_VERSION",
@@ -45,8 +47,10 @@ __all__ = [
     "SSEEvent",
     "encode_event",
     "header",
+    "import_sse",
     "load",
     "parse",
+    "problems",
     "record",
     "save",
 ]

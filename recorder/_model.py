@@ -14,8 +14,13 @@ OUTCOMES: tuple[str, ...] = ("complete", "error_event", "disconnected", "truncat
 
 
 def dumps(value: Any) -> str:
-    """Compact, deterministic JSON as stored in cassettes."""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    """Compact JSON as stored in cassettes.
+
+    Keys keep their order instead of being sorted: the SDK shows payloads in wire order (e.g. the
+    text of an in-stream error), so sorting would change what a replayed app sees. Lines are
+    still deterministic, since each line kind writes its own keys in a fixed order.
+    """
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def payload_fields(text: str) -> dict[str, Any]:

@@ -112,8 +112,8 @@ class _Exchange:
 
     def finish(self, outcome: Outcome | None = None) -> None:
         """The body ended (or the app closed it early, `outcome="cancelled"`)."""
-        if outcome == "cancelled" and "message_stop" in self.seen:
-            outcome = None
+        if outcome == "cancelled" and self.seen & {"message_stop", "error"}:
+            outcome = None  # the app stops reading once the stream has ended for it
         self._end(outcome or self._outcome())
 
     def fail(self, exc: BaseException) -> None:

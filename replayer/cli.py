@@ -1,0 +1,397 @@
+"""The `cassette` command: play, show, check and import cassettes from a terminal.
+
+A thin click layer: loading, validation, import and replay are library functions
+(`recorder.load`, `recorder.problems`, `recorder.import_sse`, `replayer.FakeAnthropic`);
+this module only renders what they return. User errors print one `Error: ...` line and
+exit with status 2.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import anthropic
+import click
+from anthropic.types import Message, RawMessageStreamEvent
+
+import recorder
+from recorder import Cassette, CassetteError, ErrorInfo, Interaction
+
+from ._client import FakeAnthropic
+from ._errors import ReplayError
+
+# What an imported capture (which has no recorded request) is asked during `play`: any
+# request gets the capture, so the smallest valid streaming body will do.
+IMPORTED_REQUEST: dict[str, Any] = {
+    "model": "imported-capture", "max_tokens": 1, "stream": True,
+    "messages": [{"role": "user", "content": "(replaying an imported capture)"}],
+}
+_TOKEN_DELTAS = ("text_delta", "thinking_delta", "input_json_delta")
+
+
+class CliError(click.ClickException):
+    """A user error: printed as one `Error: ...` line, exit status 2."""
+
+    exit_code = 2
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn the errors bad input causes (bad cassette, failed replay, file trouble) into CliError."""
+    try:
+        yield
+    except (CassetteError, ReplayError) as exc:
+        raise CliError(str(exc)) from None
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        raise CliError(f"{where}{exc.strerror or exc}") from None
+
+
+class _Group(click.Group):
+    """A group whose commands all report bad input as CliError."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with user_errors():
+            return super().invoke(ctx)
+
+
+class _Number(click.ParamType):
+    """A float with a lower bound; a bad value is a one-line CliError, not a usage dump."""
+
+    def __init__(self, minimum: float, *, inclusive: bool, name: str) -> None:
+        self.minimum, self.inclusive, self.name = minimum, inclusive, name
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = float("nan")
+        ok = number >= self.minimum if self.inclusive else number > self.minimum
+        if not ok:  # also rejects nan
+            option = param.opts[0] if param is not None and param.opts else "value"
+            bound = ">=" if self.inclusive else ">"
+            raise CliError(f"{option} expects a number {bound} {self.minimum:g}, got {value!r}")
+        return number
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="claude-cassette", message="%(prog)s (claude-cassette %(version)s)")
+def main() -> None:
+    """Record, replay and inspect Claude streaming sessions stored as JSONL cassettes."""
+
+
+# --- play -------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--speed", type=_Number(0, inclusive=False, name="speed"), default=None,
+              help="Pace the replay: 1 = the recorded timing, 2 = twice as fast. Default: instantly.")
+def play(file: Path, speed: float | None) -> None:
+    """Replay every interaction of FILE through the real anthropic SDK, rendering it as it streams.
+
+    Text is printed live, thinking is dimmed, tool calls are shown with their parsed input.
+    Errors the SDK raises (recorded drops, error events, HTTP errors) are shown and play
+    goes on with the next interaction.
+    """
+    cassette = recorder.load(file)
+    # No retries: every recorded interaction (a 429 included) is played once, as itself.
+    client = FakeAnthropic(cassette, speed=speed, max_retries=0)
+    for interaction in cassette:
+        click.secho(f"── {_title(interaction)}", bold=True)
+        _play_one(client, interaction)
+
+
+def _play_one(client: anthropic.Anthropic, interaction: Interaction) -> None:
+    method, path, body, raw = _request_of(interaction)
+    stream = interaction.is_stream or (isinstance(body, dict) and body.get("stream") is True)
+    started = time.monotonic()
+    try:
+        if method != "POST":
+            result: Any = getattr(client, method.lower())(path, cast_to=str)
+        elif path.rstrip("/").endswith("/v1/messages"):
+            result = client.post(path, body=body, content=raw, cast_to=Message, stream=stream,
+                                 stream_cls=anthropic.Stream[RawMessageStreamEvent])
+        else:
+            result = client.post(path, body=body, content=raw, cast_to=str)
+    except ReplayError:
+        raise
+    except Exception as exc:  # whatever the SDK raises is what the user came to see
+        click.echo(f"request failed: {_describe(exc)}")
+        return
+    if isinstance(result, anthropic.Stream):
+        _render_stream(anthropic.MessageStream(result, output_format=anthropic.NOT_GIVEN), interaction, started)
+    elif isinstance(result, Message):
+        _render_message(result, interaction, time.monotonic() - started)
+    else:
+        click.echo(_short(str(result), 400))
+
+
+def _request_of(interaction: Interaction) -> tuple[str, str, Any, bytes | None]:
+    """Method, path (with query), JSON body or raw content, as recorded (imported: a minimal stream)."""
+    request = interaction.request
+    if request is None:
+        return "POST", "/v1/messages", IMPORTED_REQUEST, None
+    url = urlsplit(request.url)
+    path = url.path + (f"?{url.query}" if url.query else "")
+    payload = request.body
+    if payload.raw is not None:
+        return request.method, path, None, payload.raw.encode()
+    return request.method, path, payload.data, None
+
+
+def _render_stream(stream: anthropic.MessageStream, interaction: Interaction, started: float) -> None:
+    ttft: float | None = None
+    message_started = False
+    at_line_start = True
+
+    def out(text: str, **style: Any) -> None:
+        nonlocal at_line_start
+        if text:
+            click.echo(click.style(text, **style) if style else text, nl=False)
+            at_line_start = text.endswith("\n")
+
+    def newline() -> None:
+        if not at_line_start:
+            out("\n")
+
+    try:
+        for event in stream:
+            if event.type == "message_start":
+                message_started = True
+            elif event.type == "content_block_delta" and ttft is None and event.delta.type in _TOKEN_DELTAS:
+                ttft = time.monotonic() - started
+            elif event.type == "content_block_start" and event.content_block.type == "thinking":
+                newline()
+                out("[thinking] ", dim=True, italic=True)
+            elif event.type == "text":
+                out(event.text)
+            elif event.type == "thinking":
+                out(event.thinking, dim=True, italic=True)
+            elif event.type == "content_block_stop":
+                block = event.content_block
+                if block.type in ("tool_use", "server_tool_use"):
+                    newline()
+                    out(click.style(f"[{block.type}] {block.name}", fg="cyan")
+                        + f" {json.dumps(block.input, ensure_ascii=False)}\n")
+                elif block.type == "thinking":
+                    newline()
+    except ReplayError:
+        raise
+    except Exception as exc:  # a recorded drop, an error event, a malformed chunk: show it, go on
+        newline()
+        click.echo(click.style("stream ended: ", fg="red") + _describe(exc))
+    newline()
+    snapshot = stream.current_message_snapshot if message_started else None
+    recorded = first_token_t(interaction)
+    click.echo(_summary_line(snapshot, f"ttft {_ms(ttft)} (recorded {_ms(recorded)})"))
+
+
+def _render_message(message: Message, interaction: Interaction, elapsed: float) -> None:
+    for block in message.content:
+        if block.type == "text":
+            click.echo(block.text)
+        elif block.type == "thinking":
+            click.secho(f"[thinking] {block.thinking}", dim=True, italic=True)
+        elif block.type in ("tool_use", "server_tool_use"):
+            click.echo(click.style(f"[{block.type}] {block.name}", fg="cyan")
+                       + f" {json.dumps(block.input, ensure_ascii=False)}")
+    recorded = interaction.body.t if interaction.body is not None else None
+    click.echo(_summary_line(message, f"time {_ms(elapsed)} (recorded {_ms(recorded)})"))
+
+
+def _summary_line(message: Any, timing: str) -> str:
+    if message is None:
+        return f"stop_reason=None  usage: none  {timing}"
+    usage = message.usage
+    parts = [f"in={usage.input_tokens}", f"out={usage.output_tokens}"]
+    for name in ("cache_read_input_tokens", "cache_creation_input_tokens"):
+        if getattr(usage, name, None):
+            parts.append(f"{name.removesuffix('_input_tokens')}={getattr(usage, name)}")
+    return click.style(f"stop_reason={message.stop_reason}  usage: {' '.join(parts)}  {timing}", dim=True)
+
+
+# --- show -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """What `show` prints about one interaction."""
+
+    id: int
+    request: str
+    status: int | None
+    model: str | None
+    events: int
+    stop_reason: str | None
+    outcome: str
+    error: str | None
+    ttft: float | None
+    duration: float | None
+    input_tokens: int | None
+    output_tokens: int | None
+
+
+def summarize(interaction: Interaction) -> Summary:
+    """Summarise one interaction from its recorded lines (no replay)."""
+    request = interaction.request
+    what = f"{request.method} {request.path}" if request is not None else "(imported, answers any request)"
+    model = request.body.data.get("model") if request is not None and isinstance(request.body.data, dict) else None
+    message = _message_of(interaction)
+    usage = message.get("usage") or {}
+    stop_reason = message.get("stop_reason")
+    for event in interaction.events:
+        data = event.data if isinstance(event.data, dict) else {}
+        if event.event == "message_delta":
+            stop_reason = (data.get("delta") or {}).get("stop_reason", stop_reason)
+            usage = {**usage, **{k: v for k, v in (data.get("usage") or {}).items() if v is not None}}
+    end = interaction.end
+    error = f"{end.error.type}: {end.error.message}" if end is not None and end.error is not None else None
+    if error is None:
+        error = next((_error_text(e.data, e.payload.text) for e in interaction.events if e.event == "error"), None)
+    if error is None and interaction.body is not None and message.get("type") == "error":
+        error = _error_text(message, interaction.body.payload.text)
+    status = interaction.response.status if interaction.response is not None else None
+    duration = end.t if end is not None else (interaction.events[-1].t if interaction.events else None)
+    return Summary(interaction.id, what, status, model or message.get("model"), len(interaction.events), stop_reason,
+                   interaction.outcome, error, first_token_t(interaction), duration,
+                   usage.get("input_tokens"), usage.get("output_tokens"))
+
+
+def first_token_t(interaction: Interaction) -> float | None:
+    """The recorded time to first token: `t` of the first text, thinking or tool-input delta."""
+    for event in interaction.events:
+        if event.event == "content_block_delta" and isinstance(event.data, dict):
+            if (event.data.get("delta") or {}).get("type") in _TOKEN_DELTAS:
+                return event.t
+    return None
+
+
+def _message_of(interaction: Interaction) -> dict[str, Any]:
+    """The message as first known: message_start's, or a non-streaming body's."""
+    if interaction.body is not None and isinstance(interaction.body.payload.data, dict):
+        return interaction.body.payload.data
+    for event in interaction.events:
+        if event.event == "message_start" and isinstance(event.data, dict):
+            message = event.data.get("message")
+            return message if isinstance(message, dict) else {}
+    return {}
+
+
+def _error_text(data: Any, text: str) -> str:
+    """`type: message` of an API error object (`{"type": "error", "error": {...}}`), else the text."""
+    error = data.get("error") if isinstance(data, dict) else None
+    if isinstance(error, dict):
+        return f"{error.get('type')}: {error.get('message')}"
+    return _short(text)
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def show(file: Path) -> None:
+    """Summarise each interaction of FILE: request, status, model, events, stop reason, outcome, timing, tokens.
+
+    ttft is the recorded time to the first text, thinking or tool-input delta; duration is
+    the time of the end line; both are seconds since the request was sent.
+    """
+    cassette = recorder.load(file)
+    click.echo(f"{file}: {len(cassette)} interaction{'' if len(cassette) == 1 else 's'}{_provenance(cassette)}")
+    for interaction in cassette:
+        s = summarize(interaction)
+        outcome = s.outcome + (f" ({s.error})" if s.error else "")
+        click.echo(f"#{s.id} {s.request} -> {s.status or 'no response'}  model={s.model}  events={s.events}  stop_reason={s.stop_reason}  "
+                   f"outcome={outcome}  ttft={_ms(s.ttft)}  duration={_ms(s.duration)}  "
+                   f"tokens in={s.input_tokens} out={s.output_tokens}")
+
+
+def _provenance(cassette: Cassette) -> str:
+    header = cassette.header
+    notes = [f"{key}: {header[key]}" for key in ("imported", "timing", "source", "synthetic") if key in header]
+    notes += [str(header[key]) for key in ("recorder", "sdk", "created") if key in header]
+    return f" ({', '.join(notes)})" if notes else ""
+
+
+# --- check ------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.pass_context
+def check(ctx: click.Context, files: tuple[Path, ...]) -> None:
+    """Load and validate each FILE; exit 2 if any has a problem.
+
+    Prints `ok FILE (N interactions)` for a good file, else one line per problem:
+    `FILE:LINE: what` for a format error, `FILE: interaction N: what` for a protocol one.
+    """
+    failed = False
+    for file in files:
+        for line in check_file(file):
+            click.echo(line)
+            failed = failed or not line.startswith("ok ")
+    if failed:
+        ctx.exit(2)
+
+
+def check_file(file: Path) -> list[str]:
+    """The lines `check` prints for one file."""
+    try:
+        cassette = recorder.load(file)
+    except CassetteError as exc:
+        return [str(exc) if exc.path else f"{file}: {exc}"]
+    except OSError as exc:
+        return [f"{file}: {exc.strerror or exc}"]
+    found = recorder.problems(cassette)
+    if found:
+        return [f"{file}: {problem}" for problem in found]
+    return [f"ok {file} ({len(cassette)} interaction{'' if len(cassette) == 1 else 's'})"]
+
+
+# --- import-sse -------------------------------------------------------------------------
+
+
+@main.command("import-sse")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The cassette to write (.jsonl).")
+@click.option("--gap-ms", type=_Number(0, inclusive=True, name="milliseconds"), default=0.0, show_default=True,
+              help="Place event i at i * N ms. A capture has no timing; 0 records none.")
+def import_sse(file: Path, output: Path, gap_ms: float) -> None:
+    """Import a raw SSE capture (`curl -N`, or `curl -i -N` with headers) as a one-interaction cassette.
+
+    The imported interaction answers any request during replay.
+    """
+    if output.resolve() == file.resolve():
+        raise CliError(f"{output}: refusing to overwrite the capture; choose another -o")
+    cassette = recorder.import_sse(file.read_bytes(), gap=gap_ms / 1000, source=str(file))
+    recorder.save(cassette, output)
+    interaction = cassette[0]
+    click.echo(f"wrote {output}: {len(interaction.events)} events, outcome {interaction.outcome}")
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def _title(interaction: Interaction) -> str:
+    request = interaction.request
+    what = f"{request.method} {request.path}" if request is not None else "imported capture"
+    return f"interaction {interaction.id}: {what}"
+
+
+def _describe(exc: BaseException) -> str:
+    error = ErrorInfo.of(exc)
+    return f"{error.type}: {_short(error.message, 300)}"
+
+
+def _ms(seconds: float | None) -> str:
+    return "n/a" if seconds is None else f"{seconds * 1000:.1f} ms"
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
