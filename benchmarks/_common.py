@@ -244,6 +244,7 @@ def parser(description: str) -> argparse.ArgumentParser:
     """An argument parser with the options every benchmark takes."""
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON (used by run.py)")
+    p.add_argument("--profile", action="store_true", help="also print a cProfile of our code path, once")
     return p
 
 
@@ -256,6 +257,19 @@ def finish(results: list[Result], args: argparse.Namespace, title: str) -> None:
 
 def load_results(path: str | os.PathLike[str]) -> list[Result]:
     return [Result(**row) for row in json.loads(Path(path).read_text())]
+
+
+def profile(fn: Callable[[], Any], *, top: int = 25, title: str = "") -> None:
+    """Run `fn` once under cProfile and print the `top` functions by own time (to stderr)."""
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    fn()
+    profiler.disable()
+    log(f"\n--- cProfile: {title} (sorted by own time; profiling inflates small calls) ---")
+    pstats.Stats(profiler, stream=sys.stderr).strip_dirs().sort_stats("tottime").print_stats(top)
 
 
 def log(message: str) -> None:

@@ -31,7 +31,14 @@ if str(HERE.parent) not in sys.path:  # run as a script from anywhere
 
 import recorder  # noqa: E402
 from replayer import Chunk, Reply, ScriptedUpstream  # noqa: E402
-from replayer._synthetic import Events, error_event, sse_bytes, text_message, thinking_message, tool_use_message  # noqa: E402
+from replayer._synthetic import (  # noqa: E402
+    Events,
+    error_event,
+    sse_bytes,
+    text_message,
+    thinking_message,
+    tool_use_message,
+)
 
 # Obviously fake, and never written: the recorder must redact it (checked below).
 API_KEY = "sk-ant-api03-EXAMPLE-not-a-real-key-000000000000"
@@ -139,7 +146,7 @@ def run_thinking(client: anthropic.Anthropic) -> anthropic.types.Message:
 
 
 def run_overloaded(client: anthropic.Anthropic) -> tuple[str, Exception]:
-    """`create(stream=True)` whose stream fails with an in-stream `error` event; returns the text so far and the error."""
+    """`create(stream=True)` failing with an in-stream `error` event; returns the text so far and the error."""
     text = []
     try:
         with client.messages.create(model=MODEL, max_tokens=256, messages=[user(OVERLOADED_QUESTION)],
@@ -195,8 +202,9 @@ def text_replies() -> list[Reply]:
 
 
 def tool_use_replies() -> list[Reply]:
-    call = tool_use_message("get_weather", WEATHER_INPUT, preamble=WEATHER_PREAMBLE, tool_id="toolu_synthetic_weather_01",
-                            fragments=5, msg_id="msg_synthetic_tool_01", input_tokens=412)
+    call = tool_use_message("get_weather", WEATHER_INPUT, preamble=WEATHER_PREAMBLE,
+                            tool_id="toolu_synthetic_weather_01", fragments=5, msg_id="msg_synthetic_tool_01",
+                            input_tokens=412)
     answer = text_message(WEATHER_ANSWER, msg_id="msg_synthetic_tool_02", input_tokens=498)
     return [stream_reply(call, 2, "req_synthetic_tool_01"), stream_reply(answer, 3, "req_synthetic_tool_02")]
 

@@ -39,10 +39,6 @@ OUTCOMES = {
     "overloaded": ["error_event"],
     "dropped": ["disconnected"],
 }
-RECORDER_CANCELLED_BUG = pytest.mark.xfail(strict=True, reason=(
-    "recorder/_transport.py _Exchange.finish: the SDK closes the response right after raising on an "
-    "`error` event, and finish('cancelled') only keeps the natural outcome when message_stop was seen, "
-    "so the interaction is labelled 'cancelled' instead of 'error_event'"))
 
 
 def path_of(name: str) -> Path:
@@ -71,8 +67,7 @@ def test_every_shipped_cassette_is_an_example() -> None:
     assert sorted(p.stem for p in CASSETTES.glob("*.jsonl")) == sorted(ex.EXAMPLES) == sorted(OUTCOMES)
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(name, marks=RECORDER_CANCELLED_BUG if name == "overloaded" else ()) for name in OUTCOMES])
+@pytest.mark.parametrize("name", OUTCOMES)
 def test_outcomes_are_as_labelled(name: str) -> None:
     cassette = recorder.load(path_of(name))
     assert [i.outcome for i in cassette] == OUTCOMES[name]

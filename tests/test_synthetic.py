@@ -31,7 +31,8 @@ def client_for(body: bytes) -> anthropic.Anthropic:
     def handler(request: httpx2.Request) -> httpx2.Response:
         return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=body)
 
-    return anthropic.Anthropic(api_key="x", max_retries=0, http_client=httpx2.Client(transport=httpx2.MockTransport(handler)))
+    http_client = httpx2.Client(transport=httpx2.MockTransport(handler))
+    return anthropic.Anthropic(api_key="x", max_retries=0, http_client=http_client)
 
 
 def final_message(body: bytes) -> anthropic.types.Message:

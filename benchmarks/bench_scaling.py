@@ -1,0 +1,74 @@
+"""Scaling with stream length: `recorder.load` and instant replay for 1k, 10k and 100k events.
+
+Each cassette is recorded by `recorder.RecordingTransport` from an in-memory stream, then timed:
+- load:   `recorder.load(path)` (read, validate, build the model);
+- replay: `FakeAnthropic(cassette)` (untimed) then `messages.create(stream=True)` iterated to the end.
+Per-event cost that stays flat from 1k to 100k means linear growth; the 100k/1k ratio of
+per-event costs should be about 1 (below 1: fixed per-request costs amortised).
+
+    python benchmarks/bench_scaling.py [--sizes 1000,10000,100000]
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import _common as c
+
+import recorder
+import replayer
+
+BENCH = "scaling"
+
+
+def repeats_for(n: int) -> int:
+    """More runs for small (fast, noisier) sizes; about 0.5-3 s of timed work per size."""
+    return 15 if n <= 2_000 else 7 if n <= 20_000 else 3
+
+
+def main(argv: list[str] | None = None) -> list[c.Result]:
+    p = c.parser(__doc__.splitlines()[0])
+    p.add_argument("--sizes", default="1000,10000,100000", help="comma-separated event counts")
+    args = p.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+
+    per_event: dict[str, dict[int, float]] = {"load": {}, "replay": {}}
+    results: list[c.Result] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            c.log(f"[scaling] {n:,} events: recording the cassette ...")
+            path = Path(tmp, f"{n}.jsonl")
+            cassette = c.record_cassette(path, c.stream_chunks(n))
+            expected = c.sdk_event_count(cassette)
+            repeat = repeats_for(n)
+
+            def replay(client) -> int:
+                count = c.consume_create(client)
+                if count != expected:
+                    raise RuntimeError(f"the SDK yielded {count} events, expected {expected}")
+                return count
+
+            c.log(f"[scaling] {n:,} events: load / replay, {repeat} interleaved runs each ...")
+            timings = c.compare({
+                "load": (c.no_setup, lambda _: recorder.load(path)),
+                "replay": (lambda: replayer.FakeAnthropic(cassette), replay),
+            }, repeat=repeat)
+            del cassette
+            for what, timing in timings.items():
+                per_event[what][n] = timing.median / n * 1e6
+                results.append(c.Result(BENCH, f"{what} {n:>7,} events [{timing.spread()}]", timing.median * 1e3,
+                                        "ms"))
+                results.append(c.Result(BENCH, f"{what} {n:>7,} events, per event", per_event[what][n], "us"))
+
+    small, big = min(sizes), max(sizes)
+    for what, costs in per_event.items():
+        ratio = costs[big] / costs[small]
+        results.append(c.Result(BENCH, f"{what}: per-event cost {big:,} / {small:,}", ratio, "x", "~1 (<= 1.2)",
+                                ratio <= 1.2))
+    c.finish(results, args, "Load and instant-replay time against stream length (medians)")
+    return results
+
+
+if __name__ == "__main__":
+    main()
