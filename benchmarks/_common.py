@@ -30,7 +30,7 @@ import recorder  # noqa: E402
 
 BASE_URL = "http://127.0.0.1:9"  # never contacted: every client below has an in-memory transport
 REQUEST: dict[str, Any] = {
-    "model": "claude-sonnet-4-5",
+    "model": "claude-haiku-4-5",  # the model the synthetic streams name
     "max_tokens": 64000,
     "messages": [{"role": "user", "content": "Write a very long story."}],
 }
@@ -211,6 +211,8 @@ class Result:
         v = self.value
         if self.unit in ("x", "ratio"):
             text = f"{v:.2f}"
+        elif float(v).is_integer() and self.unit not in ("ms", "us"):
+            text = f"{v:,.0f}"
         elif abs(v) >= 1000:
             text = f"{v:,.0f}"
         elif abs(v) >= 10:

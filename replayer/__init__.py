@@ -5,7 +5,9 @@ from ._errors import NoMatchError, ReplayError
 from ._match import DEFAULT_MATCH_ON, Playback
 from ._replay import replay
 from ._timing import Clock, Pacer, RealClock, VirtualClock
-from ._transport import ReplayStream, ReplayTransport, Script
+from . import faults
+from ._script import Pause, Script
+from ._transport import ReplayStream, ReplayTransport
 from ._upstream import Chunk, Reply, ScriptedUpstream
 
 __all__ = [
@@ -16,6 +18,7 @@ __all__ = [
     "FakeAsyncAnthropic",
     "NoMatchError",
     "Pacer",
+    "Pause",
     "Playback",
     "RealClock",
     "ReplayError",
@@ -25,6 +28,7 @@ __all__ = [
     "Script",
     "ScriptedUpstream",
     "VirtualClock",
+    "faults",
     "replay",
     "transport_of",
 ]

@@ -13,12 +13,12 @@ from recorder._patch import AsyncSend, Send, intercept
 
 from ._match import DEFAULT_MATCH_ON, Matcher
 from ._timing import Clock
-from ._transport import ReplayTransport
+from ._transport import FaultsArg, ReplayTransport
 
 
 @contextmanager
 def replay(cassette: Cassette | str | os.PathLike[str], *, speed: float | None = None, clock: Clock | None = None,
-           match_on: Sequence[str | Matcher] = DEFAULT_MATCH_ON,
+           faults: FaultsArg = (), match_on: Sequence[str | Matcher] = DEFAULT_MATCH_ON,
            ignore_keys: Iterable[str] = ()) -> Iterator[ReplayTransport]:
     """Within the block, every anthropic client (including ones the app builds) replays `cassette`.
 
@@ -28,7 +28,8 @@ def replay(cassette: Cassette | str | os.PathLike[str], *, speed: float | None =
     >>> with replay("cassettes/session.jsonl"):
     ...     run_my_app()
     """
-    transport = ReplayTransport(cassette, speed=speed, clock=clock, match_on=match_on, ignore_keys=ignore_keys)
+    transport = ReplayTransport(cassette, speed=speed, clock=clock, faults=faults, match_on=match_on,
+                                ignore_keys=ignore_keys)
 
     def handle(request: httpx2.Request, send: Send) -> httpx2.Response:
         return transport.handle_request(request)

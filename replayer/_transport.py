@@ -1,57 +1,40 @@
-"""ReplayTransport: answers httpx2 requests from a cassette, paced, without a network."""
+"""ReplayTransport: answers httpx2 requests from a cassette, paced, with faults, without a network."""
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 
 import httpx2
 
-from recorder import Cassette, Interaction, Redactor, encode_event, load
+from recorder import Cassette, Interaction, Redactor, load
 
-from ._errors import exception_from
+from . import faults as _faults
 from ._match import DEFAULT_MATCH_ON, Matcher, Playback
+from ._script import Pause, Script
 from ._timing import Clock, Pacer, RealClock
 
-
-@dataclass(frozen=True, slots=True)
-class Script:
-    """What one interaction puts on the wire: chunks at their offsets, then how it ends."""
-
-    chunks: tuple[tuple[float, bytes], ...]
-    end_t: float
-    error: Exception | None
-
-    @classmethod
-    def of(cls, interaction: Interaction) -> Script:
-        if interaction.body is not None:
-            chunks = ((interaction.body.t, interaction.body.payload.text.encode()),)
-        else:
-            chunks = tuple(
-                (e.t, encode_event(e.event, e.payload.text, id=e.sse_id, retry=e.retry)) for e in interaction.events
-            )
-        end = interaction.end
-        if end is not None and end.tail:
-            chunks += ((end.t, end.tail.encode()),)
-        last = chunks[-1][0] if chunks else 0.0
-        error = exception_from(end.error) if end is not None and end.error is not None else None
-        return cls(chunks, end.t if end is not None else last, error)
+FaultsArg = Iterable["_faults.Fault | str | Sequence[_faults.Fault]"]
 
 
 class ReplayStream(httpx2.SyncByteStream, httpx2.AsyncByteStream):
-    """A response body that plays a Script, sync or async, at the pace a Pacer sets (None: instantly)."""
+    """A response body that plays a Script, sync or async, paced by `pacer` (None: instantly)."""
 
-    def __init__(self, script: Script, pacer: Pacer | None) -> None:
+    def __init__(self, script: Script, pacer: Pacer | None, clock: Clock) -> None:
         self.script = script
         self.pacer = pacer
+        self.clock = clock
 
     def __iter__(self) -> Iterator[bytes]:
         pacer = self.pacer
-        for t, chunk in self.script.chunks:
+        for t, item in self.script.steps:
             if pacer is not None:
                 pacer.wait(t)
-            yield chunk
+            if type(item) is bytes:
+                yield item
+            else:
+                self.clock.sleep_until(self._pause(item))  # type: ignore[arg-type]
         if self.script.error is not None:
             if pacer is not None:
                 pacer.wait(self.script.end_t)
@@ -59,60 +42,119 @@ class ReplayStream(httpx2.SyncByteStream, httpx2.AsyncByteStream):
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         pacer = self.pacer
-        for t, chunk in self.script.chunks:
+        for t, item in self.script.steps:
             if pacer is not None:
                 await pacer.await_(t)
-            yield chunk
+            if type(item) is bytes:
+                yield item
+            else:
+                await self.clock.asleep_until(self._pause(item))  # type: ignore[arg-type]
         if self.script.error is not None:
             if pacer is not None:
                 await pacer.await_(self.script.end_t)
             raise self.script.error
+
+    def _pause(self, pause: Pause) -> float:
+        """When a pause ends; everything paced after it comes that much later."""
+        if self.pacer is not None:
+            self.pacer.origin += pause.seconds
+        return self.clock.now() + pause.seconds
 
 
 class ReplayTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
     """An httpx2 transport that answers from a cassette.
 
     `speed=None` replays instantly, `1.0` at the recorded pace, `k` k times faster; `clock`
-    (default: the real monotonic clock) is where pacing waits, e.g. a VirtualClock.
-    `calls` lists the interactions played, in order.
+    (default: the real monotonic clock) is where pacing and stalls wait, e.g. a VirtualClock.
+    `faults` (objects or specs, see `replayer.faults`) break calls on purpose. `calls` lists the
+    interactions played, in order; `requests` counts every HTTP request, faulted or not.
 
     >>> client = anthropic.Anthropic(api_key="-", http_client=httpx2.Client(transport=ReplayTransport("chat.jsonl")))
     """
 
     def __init__(self, cassette: Cassette | str | os.PathLike[str], *, speed: float | None = None,
-                 clock: Clock | None = None, match_on: Sequence[str | Matcher] = DEFAULT_MATCH_ON,
-                 ignore_keys: Iterable[str] = (), redactor: Redactor | None = None) -> None:
+                 clock: Clock | None = None, faults: FaultsArg = (),
+                 match_on: Sequence[str | Matcher] = DEFAULT_MATCH_ON, ignore_keys: Iterable[str] = (),
+                 redactor: Redactor | None = None) -> None:
         self.cassette = cassette if isinstance(cassette, Cassette) else load(cassette)
         if speed is not None and not speed > 0:
             raise ValueError(f"speed must be a positive number (or None for instant replay), got {speed!r}")
         self.speed = speed
         self.clock: Clock = clock if clock is not None else RealClock()
+        self.faults = _faults.parse_all(faults)
         self.playback = Playback(self.cassette, match_on=match_on, ignore_keys=ignore_keys, redactor=redactor)
         self.calls: list[Interaction] = []
+        self.requests = 0
+        self._lock = threading.Lock()
         self._scripts: dict[int, Script] = {}
+        self._check_reachable()
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         request.read()
-        pacer, interaction, script = self._start(request)
+        pacer, call, faults = self._begin()
+        if (early := self._before_response(request, faults)) is not None:
+            return early
+        interaction, script = self._play(request, call, faults)
         if pacer is not None:
             pacer.wait(self._response_t(interaction, script))
         return self._respond(request, interaction, script, pacer)
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         await request.aread()
-        pacer, interaction, script = self._start(request)
+        pacer, call, faults = self._begin()
+        if (early := self._before_response(request, faults)) is not None:
+            return early
+        interaction, script = self._play(request, call, faults)
         if pacer is not None:
             await pacer.await_(self._response_t(interaction, script))
         return self._respond(request, interaction, script, pacer)
 
-    def _start(self, request: httpx2.Request) -> tuple[Pacer | None, Interaction, Script]:
+    def _begin(self) -> tuple[Pacer | None, int, list[_faults.Fault]]:
+        with self._lock:
+            call = self.requests
+            self.requests += 1
         pacer = Pacer(self.clock, self.speed) if self.speed is not None else None
+        return pacer, call, [f for f in self.faults if f.applies_to(call)]
+
+    @staticmethod
+    def _before_response(request: httpx2.Request, faults: list[_faults.Fault]) -> httpx2.Response | None:
+        for fault in faults:
+            if isinstance(fault, _faults.Status):
+                return fault.response(request)
+            if isinstance(fault, _faults.NoResponse):
+                raise fault.exception()
+        return None
+
+    def _play(self, request: httpx2.Request, call: int, faults: list[_faults.Fault]) -> tuple[Interaction, Script]:
         interaction = self.playback.next_for(request)
         self.calls.append(interaction)
+        script = self._script(interaction)
+        read_timeout = (request.extensions.get("timeout") or {}).get("read")
+        for fault in faults:
+            if isinstance(fault, _faults.MidStream):
+                if not fault.trigger.reachable(script):
+                    raise _faults.FaultError(
+                        f"fault {type(fault).__name__}@{fault.trigger} can never fire on interaction "
+                        f"{interaction.id}: it has {script.chunks} events ({script.size} bytes)")
+                script = fault.apply(script, call, read_timeout)
+        return interaction, script
+
+    def _script(self, interaction: Interaction) -> Script:
         script = self._scripts.get(interaction.id)
         if script is None:
             script = self._scripts[interaction.id] = Script.of(interaction)
-        return pacer, interaction, script
+        return script
+
+    def _check_reachable(self) -> None:
+        """Refuse, up front, a mid-stream fault that no recorded stream is long enough for."""
+        scripts = [self._script(i) for i in self.cassette.interactions if i.response is not None]
+        for fault in self.faults:
+            if isinstance(fault, _faults.MidStream) and scripts and not any(
+                    fault.trigger.reachable(s) for s in scripts):
+                longest = max(s.chunks for s in scripts)
+                raise _faults.FaultError(
+                    f"fault {type(fault).__name__}@{fault.trigger} can never fire: the longest recorded stream in "
+                    f"{self.cassette.path or 'the cassette'} has {longest} events")
 
     @staticmethod
     def _response_t(interaction: Interaction, script: Script) -> float:
@@ -125,5 +167,5 @@ class ReplayTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
             raise script.error or httpx2.RemoteProtocolError(
                 f"interaction {interaction.id} was recorded without a response (outcome {interaction.outcome})")
         response = interaction.response
-        return httpx2.Response(response.status, headers=response.headers, stream=ReplayStream(script, pacer),
-                               request=request)
+        return httpx2.Response(response.status, headers=response.headers,
+                               stream=ReplayStream(script, pacer, self.clock), request=request)

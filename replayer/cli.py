@@ -8,6 +8,7 @@ exit with status 2.
 
 from __future__ import annotations
 
+import errno
 import json
 import time
 from collections.abc import Iterator
@@ -50,6 +51,8 @@ def user_errors() -> Iterator[None]:
     except (CassetteError, ReplayError) as exc:
         raise CliError(str(exc)) from None
     except OSError as exc:
+        if exc.errno == errno.EPIPE:
+            raise  # the reader went away (`| head`): click exits quietly
         where = f"{exc.filename}: " if exc.filename else ""
         raise CliError(f"{where}{exc.strerror or exc}") from None
 
@@ -104,20 +107,21 @@ def play(file: Path, speed: float | None) -> None:
     cassette = recorder.load(file)
     # No retries: every recorded interaction (a 429 included) is played once, as itself.
     client = FakeAnthropic(cassette, speed=speed, max_retries=0)
-    for interaction in cassette:
-        click.secho(f"── {_title(interaction)}", bold=True)
-        _play_one(client, interaction)
+    with client:
+        for interaction in cassette:
+            click.secho(f"── {_title(interaction)}", bold=True)
+            _play_one(client, interaction)
 
 
 def _play_one(client: anthropic.Anthropic, interaction: Interaction) -> None:
     method, path, body, raw = _request_of(interaction)
-    stream = interaction.is_stream or (isinstance(body, dict) and body.get("stream") is True)
+    streaming = interaction.is_stream or (isinstance(body, dict) and body.get("stream") is True)
     started = time.monotonic()
     try:
         if method != "POST":
             result: Any = getattr(client, method.lower())(path, cast_to=str)
-        elif path.rstrip("/").endswith("/v1/messages"):
-            result = client.post(path, body=body, content=raw, cast_to=Message, stream=stream,
+        elif urlsplit(path).path.rstrip("/").endswith("/v1/messages"):
+            result = client.post(path, body=body, content=raw, cast_to=Message, stream=streaming,
                                  stream_cls=anthropic.Stream[RawMessageStreamEvent])
         else:
             result = client.post(path, body=body, content=raw, cast_to=str)
@@ -127,7 +131,9 @@ def _play_one(client: anthropic.Anthropic, interaction: Interaction) -> None:
         click.echo(f"request failed: {_describe(exc)}")
         return
     if isinstance(result, anthropic.Stream):
-        _render_stream(anthropic.MessageStream(result, output_format=anthropic.NOT_GIVEN), interaction, started)
+        # The SDK's own accumulator (as in messages.stream()) assembles text, tool input and usage.
+        with anthropic.MessageStream(result, output_format=anthropic.NOT_GIVEN) as stream:
+            _render_stream(stream, interaction, started)
     elif isinstance(result, Message):
         _render_message(result, interaction, time.monotonic() - started)
     else:
@@ -306,7 +312,8 @@ def show(file: Path) -> None:
     for interaction in cassette:
         s = summarize(interaction)
         outcome = s.outcome + (f" ({s.error})" if s.error else "")
-        click.echo(f"#{s.id} {s.request} -> {s.status or 'no response'}  model={s.model}  events={s.events}  stop_reason={s.stop_reason}  "
+        click.echo(f"#{s.id} {s.request} -> {s.status or 'no response'}  model={s.model}  events={s.events}  "
+                   f"stop_reason={s.stop_reason}  "
                    f"outcome={outcome}  ttft={_ms(s.ttft)}  duration={_ms(s.duration)}  "
                    f"tokens in={s.input_tokens} out={s.output_tokens}")
 

@@ -128,6 +128,16 @@ def test_play_shows_errors_and_goes_on(broken: Path) -> None:
     assert result.output.count("stop_reason=None") == 2  # the broken streams never got a stop_reason
 
 
+def test_play_recorded_connect_error(tmp_path: Path) -> None:
+    request = recorder.Request("POST", "https://api.anthropic.com/v1/messages", {}, recorder.Payload(BODY))
+    end = recorder.End(0.2, "disconnected", recorder.ErrorInfo("httpx2.ConnectError", "connection refused"))
+    path = recorder.save(recorder.Cassette((recorder.Interaction(0, request, None, end=end),)), tmp_path / "c.jsonl")
+    result = invoke("play", str(path))
+    assert result.exit_code == 0
+    assert result.output.splitlines()[-1] == "request failed: anthropic.APIConnectionError: Connection error."
+    assert "outcome=disconnected (httpx2.ConnectError: connection refused)" in invoke("show", str(path)).output
+
+
 def test_play_paced(session: Path) -> None:
     result = invoke("play", str(session), "--speed", "1000")
     assert result.exit_code == 0 and "The answer is 42." in result.output

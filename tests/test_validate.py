@@ -22,7 +22,8 @@ def stream(events: list[tuple[str, Any]], *, outcome: str = "complete", times: l
     parsed = tuple(Event(t, name, Payload(data) if not isinstance(data, str) else Payload(raw=data))
                    for t, (name, data) in zip(times, events))
     last = end_t if end_t is not None else (times[-1] if times else 0.0)
-    interaction = Interaction(id, REQUEST, Response(0.05, 200, SSE), parsed, end=End(last, outcome))  # type: ignore[arg-type]
+    end = End(last, outcome)  # type: ignore[arg-type]
+    interaction = Interaction(id, REQUEST, Response(0.05, 200, SSE), parsed, end=end)
     return Cassette((interaction,))
 
 
@@ -93,7 +94,8 @@ def test_blocks_must_start_in_order() -> None:
     events = text_message("Hi", pieces=1, ping=False)
     events[1] = ("content_block_start", {**events[1][1], "index": 1})
     found = recorder.problems(stream(events))
-    assert found[0] == "interaction 0: event 1 (content_block_start): index 1 out of order; expected the next block index, 0"
+    assert found[0] == ("interaction 0: event 1 (content_block_start): index 1 out of order; "
+                        "expected the next block index, 0")
 
 
 def test_missing_or_bad_index() -> None:
@@ -127,7 +129,8 @@ def test_time_must_not_go_backwards() -> None:
 def test_end_before_the_last_event() -> None:
     events = text_message("Hi", pieces=1, ping=False)
     (problem,) = recorder.problems(stream(events, end_t=0.3))
-    assert problem == "interaction 0: the end: t=0.3 goes back in time; expected t >= 0.6 (the t of event 5 (message_stop))"
+    assert problem == ("interaction 0: the end: t=0.3 goes back in time; "
+                       "expected t >= 0.6 (the t of event 5 (message_stop))")
 
 
 def test_first_event_before_the_response() -> None:

@@ -1,0 +1,55 @@
+"""A Script is what one replayed call puts on the wire: timed chunks and pauses, then how it ends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from recorder import Interaction, encode_event
+
+from ._errors import exception_from
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """Silence on the wire for `seconds` of the replay clock (free under a VirtualClock)."""
+
+    seconds: float
+
+
+Step = tuple[float, "bytes | Pause"]
+"""(recorded offset in seconds, what happens then)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    """Steps in order, then at `end_t` either `error` is raised or the body ends cleanly."""
+
+    steps: tuple[Step, ...]
+    end_t: float
+    error: Exception | None = None
+
+    @classmethod
+    def of(cls, interaction: Interaction) -> Script:
+        """The bytes the recorded interaction delivered, when it delivered them, and how it ended."""
+        if interaction.body is not None:
+            steps: tuple[Step, ...] = ((interaction.body.t, interaction.body.payload.text.encode()),)
+        else:
+            steps = tuple(
+                (e.t, encode_event(e.event, e.payload.text, id=e.sse_id, retry=e.retry)) for e in interaction.events
+            )
+        end = interaction.end
+        if end is not None and end.tail:
+            steps += ((end.t, end.tail.encode()),)
+        last = steps[-1][0] if steps else 0.0
+        error = exception_from(end.error) if end is not None and end.error is not None else None
+        return cls(steps, end.t if end is not None else last, error)
+
+    @property
+    def size(self) -> int:
+        """Bytes on the wire."""
+        return sum(len(item) for _, item in self.steps if isinstance(item, bytes))
+
+    @property
+    def chunks(self) -> int:
+        """Number of byte chunks (events, for an SSE stream)."""
+        return sum(1 for _, item in self.steps if isinstance(item, bytes))
