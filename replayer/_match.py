@@ -66,15 +66,19 @@ class Playback:
         with self._lock:
             self._played.clear()
 
-    def next_for(self, request: httpx2.Request) -> Interaction:
-        """Take the interaction that answers `request`, or raise NoMatchError explaining the miss."""
+    def next_for(self, request: httpx2.Request, *, consume: bool = True) -> Interaction:
+        """Take the interaction that answers `request`, or raise NoMatchError explaining the miss.
+
+        With `consume=False` the interaction stays available for the next matching request.
+        """
         incoming = self._incoming(request)
         with self._lock:
             for position, (interaction, recorded) in enumerate(self._recorded):
                 if position in self._played:
                     continue
                 if recorded is None or vcr_matchers.requests_match(incoming, recorded, self.matchers):
-                    self._played.add(position)
+                    if consume:
+                        self._played.add(position)
                     return interaction
             raise NoMatchError(self._explain(incoming))
 

@@ -126,7 +126,8 @@ class ReplayTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
         return None
 
     def _play(self, request: httpx2.Request, call: int, faults: list[_faults.Fault]) -> tuple[Interaction, Script]:
-        interaction = self.playback.next_for(request)
+        # A broken call plays a broken copy and leaves the recording for the retry that follows.
+        interaction = self.playback.next_for(request, consume=not faults)
         self.calls.append(interaction)
         script = self._script(interaction)
         read_timeout = (request.extensions.get("timeout") or {}).get("read")
@@ -134,7 +135,7 @@ class ReplayTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
             if isinstance(fault, _faults.MidStream):
                 if not fault.trigger.reachable(script):
                     raise _faults.FaultError(
-                        f"fault {type(fault).__name__}@{fault.trigger} can never fire on interaction "
+                        f"fault {fault} can never fire on interaction "
                         f"{interaction.id}: it has {script.chunks} events ({script.size} bytes)")
                 script = fault.apply(script, call, read_timeout)
         return interaction, script
@@ -153,7 +154,7 @@ class ReplayTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
                     fault.trigger.reachable(s) for s in scripts):
                 longest = max(s.chunks for s in scripts)
                 raise _faults.FaultError(
-                    f"fault {type(fault).__name__}@{fault.trigger} can never fire: the longest recorded stream in "
+                    f"fault {fault} can never fire: the longest recorded stream in "
                     f"{self.cassette.path or 'the cassette'} has {longest} events")
 
     @staticmethod

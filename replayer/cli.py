@@ -97,7 +97,9 @@ def main() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--speed", type=_Number(0, inclusive=False, name="speed"), default=None,
               help="Pace the replay: 1 = the recorded timing, 2 = twice as fast. Default: instantly.")
-def play(file: Path, speed: float | None) -> None:
+@click.option("--fault", "fault_specs", multiple=True, metavar="SPEC",
+              help="Break calls on purpose, e.g. 529x2, drop@events=5, stall@events=3:2s (repeatable).")
+def play(file: Path, speed: float | None, fault_specs: tuple[str, ...]) -> None:
     """Replay every interaction of FILE through the real anthropic SDK, rendering it as it streams.
 
     Text is printed live, thinking is dimmed, tool calls are shown with their parsed input.
@@ -106,7 +108,7 @@ def play(file: Path, speed: float | None) -> None:
     """
     cassette = recorder.load(file)
     # No retries: every recorded interaction (a 429 included) is played once, as itself.
-    client = FakeAnthropic(cassette, speed=speed, max_retries=0)
+    client = FakeAnthropic(cassette, speed=speed, faults=fault_specs, max_retries=0)
     with client:
         for interaction in cassette:
             click.secho(f"── {_title(interaction)}", bold=True)

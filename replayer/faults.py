@@ -2,7 +2,8 @@
 
 Each fault is a frozen dataclass; `parse("529x2")` builds one from a short text spec. A fault
 applies to every call, or only to the calls its `calls` range selects (`times=2`: the first
-two), so `"529x2"` means "the first two calls get 529, then the recording plays".
+two), so `"529x2"` means "the first two calls get 529, then the recording plays". A call hit
+by a fault does not use up its recorded interaction: the retry that follows gets the recording.
 
 Spec grammar (also used by `cassette play --fault` and the pytest marker)::
 
@@ -192,6 +193,14 @@ class MidStream(Fault):
 
     trigger: Trigger = Trigger(events=0)
 
+    @property
+    def name(self) -> str:
+        """The fault's name in specs, e.g. `drop`."""
+        return type(self).__name__.lower()
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.trigger}"
+
     def apply(self, script: Script, call: int, read_timeout: float | None) -> Script:
         steps: list[Step] = list(script.steps)
         if self.trigger.bytes is not None:
@@ -207,7 +216,7 @@ class MidStream(Fault):
         t = steps[at][0] if at < len(steps) else script.end_t
         if self.trigger.t is not None:
             t = max(self.trigger.t, steps[at - 1][0] if at else 0.0)
-        return self.strike(steps[:at], steps[at:], t, plan, read_timeout)
+        return self.strike(steps[:at], steps[at:], t, script, read_timeout)
 
     def strike(self, before: list[Step], after: list[Step], t: float, script: Script,
                read_timeout: float | None) -> Script:
@@ -219,6 +228,10 @@ class Break(MidStream):
     """The connection breaks: the SDK raises the raw httpx2 exception, as with a real socket."""
 
     error: Literal["drop", "read-error", "timeout"] = "drop"
+
+    @property
+    def name(self) -> str:
+        return self.error
 
     def strike(self, before: list[Step], after: list[Step], t: float, script: Script,
                read_timeout: float | None) -> Script:
@@ -273,6 +286,10 @@ class ErrorEvent(MidStream):
 
     error_type: str = "overloaded_error"
     message: str | None = None
+
+    @property
+    def name(self) -> str:
+        return "error"
 
     def strike(self, before: list[Step], after: list[Step], t: float, script: Script,
                read_timeout: float | None) -> Script:
