@@ -211,7 +211,7 @@ class Result:
         v = self.value
         if self.unit in ("x", "ratio"):
             text = f"{v:.2f}"
-        elif float(v).is_integer() and self.unit not in ("ms", "us"):
+        elif float(v).is_integer() and self.unit not in ("ms", "us", "us/event"):
             text = f"{v:,.0f}"
         elif abs(v) >= 1000:
             text = f"{v:,.0f}"

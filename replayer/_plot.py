@@ -107,11 +107,12 @@ def plot_latency(cassettes: CassetteLike | Iterable[CassetteLike] | Sequence[Int
 def _draw_timeline(ax: Axes, interaction: Interaction, row: InteractionStats) -> None:
     events = interaction.events
     blocks = content_blocks(interaction)
-    end_t = row.duration or 0.0
+    end_t = max([row.duration or 0.0] + [e.t for e in events])
     lanes = ["events"] + [f"#{b.index} {b.type}" + (f" {b.name}" if b.name else "") for b in blocks]
-    # Content blocks: one lane each, from content_block_start to content_block_stop (or the end).
+    # Content blocks: one lane each, from content_block_start to content_block_stop (or the end);
+    # a non-streaming body's blocks span from the response headers to the body.
     for lane, block in enumerate(blocks, start=1):
-        start = block.start if block.start is not None else 0.0
+        start = block.start if block.start is not None else (row.time_to_first_byte or 0.0)
         stop = block.stop if block.stop is not None else end_t
         ax.barh(lane, max(stop - start, end_t / 500), left=start, height=0.6, color=_block_color(block.type),
                 alpha=0.85, hatch=None if block.stop is not None or not events else "//")

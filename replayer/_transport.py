@@ -93,7 +93,10 @@ class ReplayTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
         request.read()
         pacer, call, faults = self._begin()
         if (early := self._before_response(request, faults)) is not None:
-            return early
+            if isinstance(early, httpx2.Response):
+                return early
+            self.clock.sleep_until(self.clock.now() + early.delay(request))
+            raise early.exception()
         interaction, script = self._play(request, call, faults)
         if pacer is not None:
             pacer.wait(self._response_t(interaction, script))
@@ -103,7 +106,10 @@ class ReplayTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
         await request.aread()
         pacer, call, faults = self._begin()
         if (early := self._before_response(request, faults)) is not None:
-            return early
+            if isinstance(early, httpx2.Response):
+                return early
+            await self.clock.asleep_until(self.clock.now() + early.delay(request))
+            raise early.exception()
         interaction, script = self._play(request, call, faults)
         if pacer is not None:
             await pacer.await_(self._response_t(interaction, script))
@@ -117,12 +123,14 @@ class ReplayTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
         return pacer, call, [f for f in self.faults if f.applies_to(call)]
 
     @staticmethod
-    def _before_response(request: httpx2.Request, faults: list[_faults.Fault]) -> httpx2.Response | None:
+    def _before_response(request: httpx2.Request,
+                         faults: list[_faults.Fault]) -> httpx2.Response | _faults.NoResponse | None:
+        """An error response, or a NoResponse fault to wait out and raise, or None to play the recording."""
         for fault in faults:
             if isinstance(fault, _faults.Status):
                 return fault.response(request)
             if isinstance(fault, _faults.NoResponse):
-                raise fault.exception()
+                return fault
         return None
 
     def _play(self, request: httpx2.Request, call: int, faults: list[_faults.Fault]) -> tuple[Interaction, Script]:

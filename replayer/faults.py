@@ -186,6 +186,12 @@ class NoResponse(Fault):
     def exception(self) -> Exception:
         return _EXCEPTIONS[self.error]()
 
+    def delay(self, request: httpx2.Request) -> float:
+        """How long the client waits before giving up: its connect or read timeout (0 when refused)."""
+        timeouts = request.extensions.get("timeout") or {}
+        which = {"connect-timeout": "connect", "timeout": "read"}.get(self.error)
+        return (timeouts.get(which) or 0.0) if which else 0.0
+
 
 @dataclass(frozen=True)
 class MidStream(Fault):
