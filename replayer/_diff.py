@@ -30,6 +30,8 @@ VOLATILE_HEADERS = frozenset({
 """Request headers never compared (plus every `x-stainless-*` header): they name the machine,
 the connection or the attempt, not the conversation."""
 
+_MISSING = "(missing)"  # compared by identity: a key absent on one side
+
 IGNORED_EVENTS = frozenset({"ping"})
 """Event types left out of the sequence comparison: keep-alives come and go with timing."""
 
@@ -156,9 +158,9 @@ def _compare_requests(a: Interaction, b: Interaction, ignored: frozenset[str], n
         {k.lower(): v for k, v in h.items() if k.lower() not in ignored and not k.lower().startswith("x-stainless-")}
         for h in (x.headers, y.headers))
     for name in sorted(headers_a.keys() | headers_b.keys()):
-        if headers_a.get(name) != headers_b.get(name):
-            note("request", f"header {name}: {_short(headers_a.get(name))} != {_short(headers_b.get(name))}",
-                 headers_a.get(name), headers_b.get(name))
+        p, q = headers_a.get(name, _MISSING), headers_b.get(name, _MISSING)
+        if p != q:
+            note("request", f"header {name}: {_short(p)} != {_short(q)}", p, q)
 
 
 def _compare_blocks(a: Interaction, b: Interaction, note: Any) -> None:
@@ -182,8 +184,7 @@ def _json_diff(a: Any, b: Any, where: str) -> Iterator[tuple[str, Any, Any]]:
     """(location, a value, b value) for each place two JSON values differ, like `body.messages[0].content`."""
     if isinstance(a, dict) and isinstance(b, dict):
         for key in list(a) + [k for k in b if k not in a]:
-            missing = "(missing)"
-            yield from _json_diff(a.get(key, missing), b.get(key, missing), f"{where}.{key}")
+            yield from _json_diff(a.get(key, _MISSING), b.get(key, _MISSING), f"{where}.{key}")
     elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
         for i, (x, y) in enumerate(zip(a, b)):
             yield from _json_diff(x, y, f"{where}[{i}]")
@@ -210,5 +211,5 @@ def _change(a: float | None, b: float | None) -> str:
 
 
 def _short(value: Any, limit: int = 60) -> str:
-    text = value if isinstance(value, str) and value == "(missing)" else json.dumps(value, ensure_ascii=False)
+    text = value if value is _MISSING else json.dumps(value, ensure_ascii=False)
     return text if len(text) <= limit else text[: limit - 1] + "…"

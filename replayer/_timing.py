@@ -61,6 +61,15 @@ class VirtualClock:
         """Move the clock forward by `seconds`."""
         self._now += max(0.0, seconds)
 
+    def sleep(self, seconds: float) -> None:
+        """A drop-in for `time.sleep` in code under test (e.g. a backoff): advances the clock."""
+        self.advance(seconds)
+
+    async def asleep(self, seconds: float) -> None:
+        """A drop-in for `asyncio.sleep`: advances the clock and yields to the event loop."""
+        self.advance(seconds)
+        await anyio.lowlevel.checkpoint()
+
     def sleep_until(self, deadline: float) -> None:
         self._now = max(self._now, deadline)
 
