@@ -8,6 +8,7 @@ base URL points at 127.0.0.1 as a second guard.
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import json
 import os
@@ -23,10 +24,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # runnable as `python benchmarks/bench_x.py` without installing
     sys.path.insert(0, str(ROOT))
 
-import anthropic  # noqa: E402
-import httpx2  # noqa: E402
+import anthropic
+import httpx2
 
-import recorder  # noqa: E402
+import recorder
 
 BASE_URL = "http://127.0.0.1:9"  # never contacted: every client below has an in-memory transport
 REQUEST: dict[str, Any] = {
@@ -173,7 +174,7 @@ def compare(variants: dict[str, tuple[Callable[..., Any], ...]], *, repeat: int,
         for name, (setup, run, *teardown) in variants.items():
             state = setup()
             try:
-                seconds, _ = timed(lambda: run(state))
+                seconds, _ = timed(functools.partial(run, state))
             finally:
                 for down in teardown:
                     down(state)
@@ -211,9 +212,7 @@ class Result:
         v = self.value
         if self.unit in ("x", "ratio"):
             text = f"{v:.2f}"
-        elif float(v).is_integer() and self.unit not in ("ms", "us", "us/event"):
-            text = f"{v:,.0f}"
-        elif abs(v) >= 1000:
+        elif (float(v).is_integer() and self.unit not in ("ms", "us", "us/event")) or abs(v) >= 1000:
             text = f"{v:,.0f}"
         elif abs(v) >= 10:
             text = f"{v:.1f}"

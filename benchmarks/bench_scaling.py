@@ -38,6 +38,27 @@ def load_without_gc(path: Path) -> recorder.Cassette:
         gc.enable()
 
 
+def measure(path: Path, n: int) -> dict[str, c.Timing]:
+    """Record an `n`-event cassette at `path`, then time loading and replaying it."""
+    c.log(f"[scaling] {n:,} events: recording the cassette ...")
+    cassette = c.record_cassette(path, c.stream_chunks(n))
+    expected = c.sdk_event_count(cassette)
+
+    def replay(_: None) -> int:
+        count = c.consume_create(replayer.FakeAnthropic(cassette))
+        if count != expected:
+            raise RuntimeError(f"the SDK yielded {count} events, expected {expected}")
+        return count
+
+    repeat = repeats_for(n)
+    c.log(f"[scaling] {n:,} events: load / load with GC paused / replay, {repeat} interleaved runs each ...")
+    return c.compare({
+        "load": (c.no_setup, lambda _: recorder.load(path)),
+        "load, GC paused (diagnostic)": (c.no_setup, lambda _: load_without_gc(path)),
+        "replay": (c.no_setup, replay),
+    }, repeat=repeat)
+
+
 def main(argv: list[str] | None = None) -> list[c.Result]:
     p = c.parser(__doc__.splitlines()[0])
     p.add_argument("--sizes", default="1000,10000,100000", help="comma-separated event counts")
@@ -48,26 +69,7 @@ def main(argv: list[str] | None = None) -> list[c.Result]:
     results: list[c.Result] = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
-            c.log(f"[scaling] {n:,} events: recording the cassette ...")
-            path = Path(tmp, f"{n}.jsonl")
-            cassette = c.record_cassette(path, c.stream_chunks(n))
-            expected = c.sdk_event_count(cassette)
-            repeat = repeats_for(n)
-
-            def replay(client) -> int:
-                count = c.consume_create(client)
-                if count != expected:
-                    raise RuntimeError(f"the SDK yielded {count} events, expected {expected}")
-                return count
-
-            c.log(f"[scaling] {n:,} events: load / replay, {repeat} interleaved runs each ...")
-            timings = c.compare({
-                "load": (c.no_setup, lambda _: recorder.load(path)),
-                "load, GC paused (diagnostic)": (c.no_setup, lambda _: load_without_gc(path)),
-                "replay": (c.no_setup, lambda _: replay(replayer.FakeAnthropic(cassette))),
-            }, repeat=repeat)
-            del cassette
-            for what, timing in timings.items():
+            for what, timing in measure(Path(tmp, f"{n}.jsonl"), n).items():
                 per_event.setdefault(what, {})[n] = timing.median / n * 1e6
                 results.append(c.Result(BENCH, f"{what}, {n:,} events [{timing.spread()}]", per_event[what][n],
                                         "us/event"))

@@ -16,6 +16,7 @@ from ._model import (
     Request,
     Response,
 )
+from ._proxy import proxy
 from ._record import record
 from ._redact import REDACTED, Redactor
 from ._sse import SSEDecoder, SSEEvent, encode_event
@@ -51,6 +52,7 @@ __all__ = [
     "load",
     "parse",
     "problems",
+    "proxy",
     "record",
     "save",
 ]

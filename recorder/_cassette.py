@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import gc
 import os
 import threading
 from collections.abc import Iterator
@@ -73,12 +74,19 @@ def parse(data: bytes | str, *, path: StrPath | None = None) -> Cassette:
             lines.pop()  # no newline and not JSON: cut short by a killed recorder
     builder = _Builder(path)
     numbered = _Numbered(lines)
+    # Loading makes many objects and no reference cycles; collecting midway only costs time
+    # (it made loading 100k events twice as slow per event as 1k).
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         for line in jsonlines.Reader(numbered).iter(type=dict, skip_empty=True):
             builder.add(line, numbered.number)
     except jsonlines.InvalidLineError as exc:
         problem = str(exc).rsplit(" (line", 1)[0]
         raise CassetteError(f"expected one JSON object per line: {problem}", path=path, line=exc.lineno) from None
+    finally:
+        if collecting:
+            gc.enable()
     return builder.build()
 
 

@@ -13,6 +13,10 @@ Outcome = Literal["complete", "error_event", "disconnected", "truncated", "cance
 OUTCOMES: tuple[str, ...] = ("complete", "error_event", "disconnected", "truncated", "cancelled", "incomplete")
 
 
+# One encoder for every call: json.dumps with options builds a new JSONEncoder each time.
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def dumps(value: Any) -> str:
     """Compact JSON as stored in cassettes.
 
@@ -20,7 +24,7 @@ def dumps(value: Any) -> str:
     text of an in-stream error), so sorting would change what a replayed app sees. Lines are
     still deterministic, since each line kind writes its own keys in a fixed order.
     """
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _encode(value)
 
 
 def payload_fields(text: str) -> dict[str, Any]:
@@ -45,7 +49,7 @@ class Payload:
         """The payload as it goes on the wire."""
         if self.raw is not None:
             return self.raw
-        return "" if self.data is None else json.dumps(self.data, ensure_ascii=False, separators=(",", ":"))
+        return "" if self.data is None else _encode(self.data)
 
     def _fields(self) -> dict[str, Any]:
         if self.raw is not None:
@@ -188,9 +192,12 @@ class Interaction:
         return [part.to_json(self.id) for part in parts if part is not None]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, eq=False)
 class Cassette:
-    """A loaded cassette: its header and its interactions in recorded order."""
+    """A loaded cassette: its header and its interactions in recorded order.
+
+    Compared and hashed by identity, so replay can cache per cassette what it derives from it.
+    """
 
     interactions: tuple[Interaction, ...] = ()
     header: Mapping[str, Any] = field(default_factory=lambda: {"cassette": FORMAT_VERSION})

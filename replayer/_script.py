@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from weakref import WeakKeyDictionary
 
-from recorder import Interaction, encode_event
+from recorder import Cassette, Interaction, encode_event
 
 from ._errors import exception_from
 
@@ -53,3 +54,44 @@ class Script:
     def chunks(self) -> int:
         """Number of byte chunks (events, for an SSE stream)."""
         return sum(1 for _, item in self.steps if isinstance(item, bytes))
+
+    def joined(self, limit: int = 65536) -> Script:
+        """The same bytes in fewer chunks of up to `limit` bytes, for instant replay; pauses stay put."""
+        steps: list[Step] = []
+        pending: list[bytes] = []
+        size, last_t = 0, 0.0
+
+        def flush() -> None:
+            if pending:
+                steps.append((last_t, b"".join(pending)))
+                pending.clear()
+
+        for t, item in self.steps:
+            if isinstance(item, bytes):
+                if size + len(item) > limit:
+                    flush()
+                    size = 0
+                pending.append(item)
+                size += len(item)
+                last_t = t
+            else:
+                flush()
+                size = 0
+                steps.append((t, item))
+        flush()
+        return Script(tuple(steps), self.end_t, self.error)
+
+
+# Keyed by the interaction object's id(): the cassette keeps its interactions alive.
+_CACHE: WeakKeyDictionary[Cassette, dict[tuple[int, bool], Script]] = WeakKeyDictionary()
+
+
+def script_of(cassette: Cassette, interaction: Interaction, *, joined: bool = False) -> Script:
+    """Script.of(interaction), computed once per cassette object (and `joined` if asked)."""
+    cache = _CACHE.setdefault(cassette, {})
+    key = (id(interaction), joined)
+    script = cache.get(key)
+    if script is None:
+        script = Script.of(interaction) if not joined else script_of(cassette, interaction).joined()
+        cache[key] = script
+    return script

@@ -5,17 +5,30 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from typing import Any
 
 import httpx2
 
 from recorder import Cassette, Interaction, Redactor, load
 
 from . import faults as _faults
+from ._chunking import Chunking
 from ._match import DEFAULT_MATCH_ON, Matcher, Playback
-from ._script import Pause, Script
+from ._script import Pause, Script, script_of
 from ._timing import Clock, Pacer, RealClock
 
 FaultsArg = Iterable["_faults.Fault | str | Sequence[_faults.Fault]"]
+
+
+def as_cassette(source: Cassette | str | os.PathLike[str] | Any) -> Cassette:
+    """A Cassette, a path to load, or any object with `__cassette__()` or a `.cassette` (e.g. a generated stream)."""
+    if isinstance(source, Cassette):
+        return source
+    if hasattr(source, "__cassette__"):
+        return source.__cassette__()
+    if isinstance(getattr(source, "cassette", None), Cassette):
+        return source.cassette
+    return load(source)
 
 
 class ReplayStream(httpx2.SyncByteStream, httpx2.AsyncByteStream):
@@ -68,15 +81,17 @@ class ReplayTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
     (default: the real monotonic clock) is where pacing and stalls wait, e.g. a VirtualClock.
     `faults` (objects or specs, see `replayer.faults`) break calls on purpose. `calls` lists the
     interactions played, in order; `requests` counts every HTTP request, faulted or not.
+    `chunking` re-cuts every response body (see `replayer.Chunking`), after any fault.
 
     >>> client = anthropic.Anthropic(api_key="-", http_client=httpx2.Client(transport=ReplayTransport("chat.jsonl")))
     """
 
-    def __init__(self, cassette: Cassette | str | os.PathLike[str], *, speed: float | None = None,
+    def __init__(self, cassette: Cassette | str | os.PathLike[str] | Any, *, speed: float | None = None,
                  clock: Clock | None = None, faults: FaultsArg = (),
                  match_on: Sequence[str | Matcher] = DEFAULT_MATCH_ON, ignore_keys: Iterable[str] = (),
-                 redactor: Redactor | None = None) -> None:
-        self.cassette = cassette if isinstance(cassette, Cassette) else load(cassette)
+                 redactor: Redactor | None = None, chunking: Chunking | None = None) -> None:
+        self.cassette = as_cassette(cassette)
+        self.chunking = chunking
         if speed is not None and not speed > 0:
             raise ValueError(f"speed must be a positive number (or None for instant replay), got {speed!r}")
         self.speed = speed
@@ -86,7 +101,6 @@ class ReplayTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
         self.calls: list[Interaction] = []
         self.requests = 0
         self._lock = threading.Lock()
-        self._scripts: dict[int, Script] = {}
         self._check_reachable()
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
@@ -137,7 +151,9 @@ class ReplayTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
         # A broken call plays a broken copy and leaves the recording for the retry that follows.
         interaction = self.playback.next_for(request, consume=not faults)
         self.calls.append(interaction)
-        script = self._script(interaction)
+        # Instant replay needs no event boundaries: fewer, larger chunks parse faster in the SDK.
+        script = script_of(self.cassette, interaction,
+                           joined=self.speed is None and not faults and self.chunking is None)
         read_timeout = (request.extensions.get("timeout") or {}).get("read")
         for fault in faults:
             if isinstance(fault, _faults.MidStream):
@@ -146,20 +162,18 @@ class ReplayTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
                         f"fault {fault} can never fire on interaction "
                         f"{interaction.id}: it has {script.chunks} events ({script.size} bytes)")
                 script = fault.apply(script, call, read_timeout)
+        if self.chunking is not None:
+            script = self.chunking.apply(script)
         return interaction, script
-
-    def _script(self, interaction: Interaction) -> Script:
-        script = self._scripts.get(interaction.id)
-        if script is None:
-            script = self._scripts[interaction.id] = Script.of(interaction)
-        return script
 
     def _check_reachable(self) -> None:
         """Refuse, up front, a mid-stream fault that no recorded stream is long enough for."""
-        scripts = [self._script(i) for i in self.cassette.interactions if i.response is not None]
-        for fault in self.faults:
-            if isinstance(fault, _faults.MidStream) and scripts and not any(
-                    fault.trigger.reachable(s) for s in scripts):
+        midstream = [f for f in self.faults if isinstance(f, _faults.MidStream)]
+        if not midstream:
+            return
+        scripts = [script_of(self.cassette, i) for i in self.cassette.interactions if i.response is not None]
+        for fault in midstream:
+            if scripts and not any(fault.trigger.reachable(s) for s in scripts):
                 longest = max(s.chunks for s in scripts)
                 raise _faults.FaultError(
                     f"fault {fault} can never fire: the longest recorded stream in "
