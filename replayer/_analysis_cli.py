@@ -15,6 +15,8 @@ from typing import Any
 
 import click
 
+from recorder import Cassette
+
 from ._diff import diff
 from ._plot import plot_latency, plot_timeline
 from ._stats import InteractionStats, aggregate, expand, stats
@@ -37,7 +39,7 @@ def _fail(message: str) -> click.ClickException:
 
 
 def _paths(cassettes: tuple[Path, ...]) -> list[Path]:
-    paths = [Path(p) for p in expand(cassettes)]
+    paths = [Path(p) for p in expand(cassettes) if not isinstance(p, Cassette)]
     if not paths:
         raise _fail(f"no cassettes (*.jsonl) in {', '.join(map(str, cassettes))}")
     return paths

@@ -30,10 +30,22 @@ VOLATILE_HEADERS = frozenset({
 """Request headers never compared (plus every `x-stainless-*` header): they name the machine,
 the connection or the attempt, not the conversation."""
 
-_MISSING = "(missing)"  # compared by identity: a key absent on one side
+
+
+class _Missing:
+    """A key or header absent on one side."""
+
+    def __repr__(self) -> str:
+        return "(missing)"
+
+
+_MISSING: Any = _Missing()
 
 IGNORED_EVENTS = frozenset({"ping"})
 """Event types left out of the sequence comparison: keep-alives come and go with timing."""
+
+TIMING_TOLERANCE = 0.001
+"""Seconds: smaller timing differences (scheduling noise between two recordings) are not noted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,10 +104,12 @@ class Diff:
         return len(self.differences)
 
 
-def diff(a: CassetteLike, b: CassetteLike, *, ignore_headers: Iterable[str] = ()) -> Diff:
+def diff(a: CassetteLike, b: CassetteLike, *, ignore_headers: Iterable[str] = (),
+         timing_tolerance: float = TIMING_TOLERANCE) -> Diff:
     """Compare two recordings (Cassettes or paths) of the same conversation.
 
-    `ignore_headers` adds request header names to `VOLATILE_HEADERS`.
+    `ignore_headers` adds request header names to `VOLATILE_HEADERS`; timing notes are only
+    made when a time differs by at least `timing_tolerance` seconds (or is missing on one side).
     """
     left, right = loaded(a), loaded(b)
     ignored = VOLATILE_HEADERS | {h.lower() for h in ignore_headers}
@@ -104,12 +118,12 @@ def diff(a: CassetteLike, b: CassetteLike, *, ignore_headers: Iterable[str] = ()
         found.append(Difference(None, "interactions", f"{len(left)} != {len(right)} interactions",
                                 len(left), len(right)))
     for n, (x, y) in enumerate(zip(left, right)):
-        found.extend(compare(x, y, position=n, ignore_headers=ignored))
+        found.extend(compare(x, y, position=n, ignore_headers=ignored, timing_tolerance=timing_tolerance))
     return Diff(left.path, right.path, tuple(found))
 
 
-def compare(a: Interaction, b: Interaction, *, position: int = 0,
-            ignore_headers: frozenset[str] = VOLATILE_HEADERS) -> list[Difference]:
+def compare(a: Interaction, b: Interaction, *, position: int = 0, ignore_headers: frozenset[str] = VOLATILE_HEADERS,
+            timing_tolerance: float = TIMING_TOLERANCE) -> list[Difference]:
     """The differences between two interactions; `position` is the pair's number in the reports."""
     found: list[Difference] = []
 
@@ -135,7 +149,7 @@ def compare(a: Interaction, b: Interaction, *, position: int = 0,
         note("outcome", f"{outcome_a} != {outcome_b}", outcome_a, outcome_b)
     for name, x, y in (("time_to_first_token", first_token_time(a), first_token_time(b)),
                        ("duration", duration_of(a), duration_of(b))):
-        if x != y:
+        if (x is None) != (y is None) or (x is not None and y is not None and abs(x - y) >= timing_tolerance):
             note("timing", f"{name} {_seconds(x)} -> {_seconds(y)}{_change(x, y)}", x, y)
     return found
 
@@ -211,5 +225,5 @@ def _change(a: float | None, b: float | None) -> str:
 
 
 def _short(value: Any, limit: int = 60) -> str:
-    text = value if value is _MISSING else json.dumps(value, ensure_ascii=False)
+    text = repr(value) if value is _MISSING else json.dumps(value, ensure_ascii=False)
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -10,15 +10,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
+from itertools import pairwise
 from pathlib import Path
-from typing import Any
-
-from matplotlib import rc_context
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
+from typing import TYPE_CHECKING, Any
 
 from recorder import Interaction
 
@@ -35,6 +29,10 @@ from ._stats import (
     percentile,
     stats,
 )
+
+if TYPE_CHECKING:  # matplotlib itself is imported on first use: `import replayer` stays fast
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 FIGSIZE = (10.0, 5.0)
 DPI = 100
@@ -62,7 +60,7 @@ def plot_timeline(cassette: CassetteLike, path_out: StrPath, *, interaction: int
                             f"it has {len(loaded_cassette)} (numbered from 0)")
     recorded = loaded_cassette[interaction]
     row = interaction_stats(recorded, cassette=loaded_cassette.path)
-    fig = Figure(figsize=FIGSIZE, dpi=DPI, layout="constrained")
+    fig = _figure()
     ax = fig.add_subplot()
     _draw_timeline(ax, recorded, row)
     name = Path(row.cassette).name if row.cassette else "cassette"
@@ -84,7 +82,7 @@ def plot_latency(cassettes: CassetteLike | Iterable[CassetteLike] | Sequence[Int
     if not rows:
         raise AnalysisError("no interactions to plot")
     names = list(dict.fromkeys(Path(r.cassette).name if r.cassette else "(in memory)" for r in rows))
-    fig = Figure(figsize=FIGSIZE, dpi=DPI, layout="constrained")
+    fig = _figure()
     panels = fig.subplots(1, 2, sharey=True)
     for ax, field, label in ((panels[0], "time_to_first_token", "time to first token (s)"),
                              (panels[1], "duration", "duration (s)")):
@@ -92,9 +90,10 @@ def plot_latency(cassettes: CassetteLike | Iterable[CassetteLike] | Sequence[Int
     panels[0].set_yticks(range(len(names)), names)
     panels[0].invert_yaxis()
     outcomes = list(dict.fromkeys(r.outcome for r in rows))
-    handles = [Line2D([], [], ls="", marker=OUTCOME_MARKERS.get(o, "v"), color=_outcome_color(o), label=o)
+    handles = [_line(ls="", marker=OUTCOME_MARKERS.get(o, "v"), color=_outcome_color(o), label=o)
                for o in outcomes]
-    handles += [Line2D([], [], color="black", lw=1, label="p50"), Line2D([], [], color="black", lw=1, ls="--", label="p95")]
+    handles += [_line(color="black", lw=1, label="p50"),
+                _line(color="black", lw=1, ls="--", label="p95")]
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
     fig.suptitle(f"Latency of {len(rows)} interaction{'s' * (len(rows) != 1)} from {len(names)} "
                  f"cassette{'s' * (len(names) != 1)}", fontsize=12)
@@ -128,7 +127,7 @@ def _draw_timeline(ax: Axes, interaction: Interaction, row: InteractionStats) ->
     ax.set_xlim(0, max(end_t, 1e-3) * 1.04)
     ax.set_xlabel("seconds since the request was sent")
     ax.grid(axis="x", alpha=0.3)
-    handles: list[Any] = [Patch(color=_block_color(t), label=t) for t in dict.fromkeys(b.type for b in blocks)]
+    handles: list[Any] = [_patch(color=_block_color(t), label=t) for t in dict.fromkeys(b.type for b in blocks)]
     handles += _mark_gaps(ax, [e.t for e in events])
     handles += _mark_times(ax, interaction, row)
     handles += _cumulative_output(ax, interaction)
@@ -138,7 +137,7 @@ def _draw_timeline(ax: Axes, interaction: Interaction, row: InteractionStats) ->
 
 def _mark_gaps(ax: Axes, times: list[float]) -> list[Any]:
     """Shade the largest gaps between consecutive events and label them in milliseconds."""
-    gaps = sorted(((b - a, a, b) for a, b in zip(times, times[1:])), reverse=True)[:LARGEST_GAPS]
+    gaps = sorted(((b - a, a, b) for a, b in pairwise(times)), reverse=True)[:LARGEST_GAPS]
     for rank, (size, a, b) in enumerate(gaps):
         if size <= 0:
             continue
@@ -146,7 +145,7 @@ def _mark_gaps(ax: Axes, times: list[float]) -> list[Any]:
         # Staggered by rank so the labels of neighbouring gaps do not overlap.
         ax.annotate(f"{size * 1000:.0f} ms", xy=((a + b) / 2, 0), xytext=(0, 14 + 11 * rank),
                     textcoords="offset points", ha="center", fontsize=8, color="#8c6d00")
-    return [Patch(color=GAP_COLOR, alpha=0.45, label=f"largest gaps (top {LARGEST_GAPS})")] if gaps else []
+    return [_patch(color=GAP_COLOR, alpha=0.45, label=f"largest gaps (top {LARGEST_GAPS})")] if gaps else []
 
 
 def _mark_times(ax: Axes, interaction: Interaction, row: InteractionStats) -> list[Any]:
@@ -154,20 +153,20 @@ def _mark_times(ax: Axes, interaction: Interaction, row: InteractionStats) -> li
     handles: list[Any] = []
     if row.time_to_first_byte is not None:
         ax.axvline(row.time_to_first_byte, color="grey", ls=":", lw=1)
-        handles.append(Line2D([], [], color="grey", ls=":", label=f"headers {_ms(row.time_to_first_byte)}"))
+        handles.append(_line(color="grey", ls=":", label=f"headers {_ms(row.time_to_first_byte)}"))
     if row.time_to_first_token is not None:
         ax.axvline(row.time_to_first_token, color="#2ca02c", ls="--", lw=1.5)
         ax.annotate(f"TTFT {_ms(row.time_to_first_token)}", xy=(row.time_to_first_token, 1.0),
                     xycoords=("data", "axes fraction"), xytext=(4, -12), textcoords="offset points",
                     color="#2ca02c", fontsize=9, fontweight="bold")
-        handles.append(Line2D([], [], color="#2ca02c", ls="--", label="time to first token"))
+        handles.append(_line(color="#2ca02c", ls="--", label="time to first token"))
     if row.outcome in FAILURES:
         t, what = _failure(interaction, row)
         ax.axvline(t, color=FAILURE_COLOR, lw=2)
         ax.annotate(what, xy=(t, 0.5), xycoords=("data", "axes fraction"), xytext=(-4, 0), textcoords="offset points",
                     rotation=90, ha="right", va="center", color=FAILURE_COLOR, fontsize=9,
                     bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
-        handles.append(Line2D([], [], color=FAILURE_COLOR, lw=2, label=f"failure: {row.outcome}"))
+        handles.append(_line(color=FAILURE_COLOR, lw=2, label=f"failure: {row.outcome}"))
     return handles
 
 
@@ -200,7 +199,7 @@ def _cumulative_output(ax: Axes, interaction: Interaction) -> list[Any]:
     right.step(xs, ys, where="post", color="black", lw=1.2, alpha=0.7)
     right.set_ylabel("output characters (cumulative)")
     right.set_ylim(0, total * 1.08)
-    return [Line2D([], [], color="black", alpha=0.7, label="output characters")]
+    return [_line(color="black", alpha=0.7, label="output characters")]
 
 
 # --- latency parts ----------------------------------------------------------------------
@@ -240,7 +239,30 @@ def _output(path_out: StrPath) -> Path:
     return out
 
 
+def _figure() -> Figure:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=FIGSIZE, dpi=DPI, layout="constrained")
+
+
+def _line(**style: Any) -> Any:
+    """A legend entry drawn as a line or marker."""
+    from matplotlib.lines import Line2D
+
+    return Line2D([], [], **style)
+
+
+def _patch(**style: Any) -> Any:
+    """A legend entry drawn as a filled box."""
+    from matplotlib.patches import Patch
+
+    return Patch(**style)
+
+
 def _save(fig: Figure, out: Path) -> Path:
+    from matplotlib import rc_context
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     FigureCanvasAgg(fig)
     out.parent.mkdir(parents=True, exist_ok=True)
     # A fixed hash salt and no date make SVG output byte-for-byte reproducible.

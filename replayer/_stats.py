@@ -17,6 +17,7 @@ import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -150,7 +151,7 @@ def interaction_stats(interaction: Interaction, *, cassette: str | None = None) 
     last = events[-1].t if events else None
     span = None if ttft is None or last is None else last - ttft
     rate = output_tokens / span if output_tokens is not None and span is not None and span > 0 else None
-    gaps = sorted(b.t - a.t for a, b in zip(events, events[1:]))
+    gaps = sorted(b.t - a.t for a, b in pairwise(events))
     response = interaction.response
     return InteractionStats(
         cassette=cassette, id=interaction.id, model=message.get("model") or _requested_model(interaction),
@@ -246,7 +247,8 @@ def content_blocks(interaction: Interaction) -> list[Block]:
         if not isinstance(index, int):
             continue
         if event.event == "content_block_start":
-            block = data.get("content_block") if isinstance(data.get("content_block"), dict) else {}
+            found = data.get("content_block")
+            block: dict[str, Any] = found if isinstance(found, dict) else {}
             parts[index] = {"type": str(block.get("type")), "name": block.get("name"), "start": event.t,
                             "fragments": [], "first": None, "stop": None, "input": block.get("input")}
         elif index in parts and event.event == "content_block_delta":

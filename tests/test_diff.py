@@ -75,6 +75,11 @@ def test_retimed_copy_is_equivalent_and_timing_is_noted() -> None:
     assert str(report.timing[0]) == "#0 timing: time_to_first_token 0.594 s -> 0.297 s (-50.0%)"
 
 
+def test_timing_noise_below_the_tolerance_is_not_noted() -> None:
+    assert list(diff(conversation(), retimed(conversation(), 1.0001))) == []
+    assert len(diff(conversation(), retimed(conversation(), 1.0001), timing_tolerance=0).timing) == 4
+
+
 def test_changed_text_is_named() -> None:
     def edit(name: str, data: dict) -> dict:
         if name == "content_block_delta":
@@ -133,7 +138,7 @@ def test_requests_compare_body_and_meaningful_headers_only() -> None:
     body = diff(conversation(), with_request(body=Payload({**QUESTION, "max_tokens": 128})))
     assert [str(d) for d in body] == ["#0 request: body.max_tokens: 64 != 128"]
     path = diff(conversation(), with_request(url="http://127.0.0.1:1234/v1/messages/count_tokens"))
-    assert [d.aspect for d in path] == ["request"] and "path /v1/messages != /v1/messages/count_tokens" in str(path.differences[0])
+    assert [str(d) for d in path] == ["#0 request: path /v1/messages != /v1/messages/count_tokens"]
 
 
 def test_pings_are_ignored() -> None:

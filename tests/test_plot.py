@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import struct
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -44,7 +46,7 @@ def session() -> Cassette:
         streamed(1, tool, End(1.5, "complete")),
         streamed(2, think, End(2.0, "complete")),
         streamed(3, broken, End(0.9, "disconnected", ErrorInfo("httpx2.RemoteProtocolError", "peer closed"))),
-        streamed(4, broken + [error_event()], End(0.95, "error_event")),
+        streamed(4, [*broken, error_event()], End(0.95, "error_event")),
         streamed(5, broken, End(0.875, "truncated")),
         streamed(6, broken, None),
         Interaction(7, REQUEST, Response(0.4, 200, {"content-type": "application/json"}), (),
@@ -107,6 +109,11 @@ def test_latency_png_and_svg(tmp_path: Path) -> None:
     assert png_size(plot_latency(stats(tmp_path), tmp_path / "from-stats.png")) == (1000, 500)
     with pytest.raises(AnalysisError, match="no interactions"):
         plot_latency(Cassette(()), tmp_path / "empty.png")
+
+
+def test_importing_the_module_does_not_import_matplotlib() -> None:
+    code = "import sys, replayer._plot, replayer._analysis_cli; assert 'matplotlib' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
 
 
 # --- the `plot` command -------------------------------------------------------------------
