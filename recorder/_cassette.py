@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import gc
+import json
 import os
 import threading
 from collections.abc import Iterator
@@ -26,8 +27,10 @@ from ._model import (
     Request,
     Response,
     dumps,
+    payload_fields,
 )
 from ._redact import Redactor
+from ._sse import SSEEvent
 
 StrPath = str | os.PathLike[str]
 _KINDS = ("request", "response", "event", "body", "end")
@@ -139,6 +142,23 @@ class CassetteWriter:
         """Write one part of interaction `id`."""
         self.write_line(part.to_json(id))
 
+    def write_event(self, id: int, t: float, sse: SSEEvent) -> None:
+        """Write one event as it arrives: the recording hot path.
+
+        Data that is single-line JSON (nearly all of it) goes into the line verbatim instead of
+        being parsed into objects and serialised again; the line is the same JSON value.
+        """
+        data = sse.data
+        if data and sse.id is None and sse.retry is None and "\n" not in data and _is_json(data):
+            name = _NAMES.get(sse.event) or _NAMES.setdefault(sse.event, dumps(sse.event))
+            line = f'{{"id":{id},"kind":"event","t":{t!r},"event":{name},"data":{data}}}'
+            with self._lock:
+                if not self._file.closed:
+                    self._file.write(self.redactor.text(line) + "\n")
+                    self._file.flush()
+        else:
+            self.write(id, Event(t, sse.event, Payload(**payload_fields(data)), sse.id, sse.retry))
+
     def close(self) -> None:
         with self._lock:
             if not self._file.closed:
@@ -153,6 +173,17 @@ class CassetteWriter:
 
     def _dumps(self, line: dict[str, Any]) -> str:
         return self.redactor.text(dumps(line))
+
+
+_NAMES: dict[str | None, str] = {}
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 class _Numbered:

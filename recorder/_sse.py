@@ -7,9 +7,12 @@ whenever any field was set, even without `data`, so nothing the SDK would see is
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 _BOM = b"\xef\xbb\xbf"
+# What almost every chunk from the Messages API looks like; decoded without the general path.
+_SIMPLE_EVENT = re.compile(rb"event: ([^\r\n]*)\ndata: ([^\r\n]*)\n\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +48,28 @@ class SSEDecoder:
         """Feed one chunk; return the events it completes."""
         if not chunk:
             return []
+        if self._started and not (self._partial or self._skip_lf or self._dirty or self._raw):
+            events, end = self._simple(chunk)
+            if end == len(chunk):
+                return events
+            return events + self._general(chunk[end:])
+        return self._general(chunk)
+
+    @staticmethod
+    def _simple(chunk: bytes) -> tuple[list[SSEEvent], int]:
+        """Whole `event:`/`data:` events at the start of a chunk cut at an event boundary, and where they end."""
+        events = []
+        end = 0
+        match = _SIMPLE_EVENT.match(chunk)
+        while match is not None:
+            name, data = match.groups()
+            events.append(SSEEvent(name.decode("utf-8", errors="replace") or None,
+                                   data.decode("utf-8", errors="replace")))
+            end = match.end()
+            match = _SIMPLE_EVENT.match(chunk, end)
+        return events, end
+
+    def _general(self, chunk: bytes) -> list[SSEEvent]:
         if self._skip_lf:
             self._skip_lf = False
             if chunk[:1] == b"\n":

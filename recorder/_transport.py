@@ -9,7 +9,7 @@ from typing import Any
 import httpx2
 
 from ._cassette import CassetteWriter, StrPath
-from ._model import Body, End, ErrorInfo, Event, Outcome, Payload, Request, Response, payload_fields
+from ._model import Body, End, ErrorInfo, Outcome, Payload, Request, Response, payload_fields
 from ._redact import Redactor
 from ._sse import SSEDecoder
 
@@ -108,7 +108,7 @@ class _Exchange:
             return
         for sse in self.sse.decode(chunk):
             self.seen.add(sse.event)
-            self.writer.write(self.id, Event(t, sse.event, Payload(**payload_fields(sse.data)), sse.id, sse.retry))
+            self.writer.write_event(self.id, t, sse)
 
     def finish(self, outcome: Outcome | None = None) -> None:
         """The body ended (or the app closed it early, `outcome="cancelled"`)."""
