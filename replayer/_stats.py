@@ -64,17 +64,21 @@ class InteractionStats:
     - `stop_reason`: of the last `message_delta` that sets one, else of `message_start` (or of a
       non-streaming body).
     - `outcome`: how the exchange ended (`complete`, `error_event`, `disconnected`, `truncated`,
-      `cancelled`, or `incomplete` when there is no end line).
+      `cancelled`, or `incomplete` when there is no end line); `error`: what broke it, as
+      `type: message` (the exception, the in-stream error event, or an error body), else None.
+    - `request`: `METHOD /path`, None for an imported capture; `input_tokens` like `output_tokens`.
     """
 
     cassette: str | None
     id: int
+    request: str | None
     model: str | None
     status: int | None
     time_to_first_byte: float | None
     time_to_first_token: float | None
     duration: float | None
     events: int
+    input_tokens: int | None
     output_tokens: int | None
     output_tokens_per_second: float | None
     gap_p50: float | None
@@ -83,6 +87,7 @@ class InteractionStats:
     gap_max: float | None
     stop_reason: str | None
     outcome: str
+    error: str | None
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a JSON-ready dict, in declaration order."""
@@ -145,22 +150,25 @@ def interaction_stats(interaction: Interaction, *, cassette: str | None = None) 
         if event.event == "message_delta":
             stop_reason = (data.get("delta") or {}).get("stop_reason") or stop_reason
             usage.update({k: v for k, v in (data.get("usage") or {}).items() if v is not None})
-    output_tokens = usage.get("output_tokens")
-    output_tokens = output_tokens if isinstance(output_tokens, int) else None
+    output_tokens, input_tokens = (value if isinstance(value := usage.get(key), int) else None
+                                   for key in ("output_tokens", "input_tokens"))
     ttft = first_token_time(interaction)
     last = events[-1].t if events else None
     span = None if ttft is None or last is None else last - ttft
     rate = output_tokens / span if output_tokens is not None and span is not None and span > 0 else None
     gaps = sorted(b.t - a.t for a, b in pairwise(events))
     response = interaction.response
+    request = interaction.request
     return InteractionStats(
-        cassette=cassette, id=interaction.id, model=message.get("model") or _requested_model(interaction),
+        cassette=cassette, id=interaction.id, request=f"{request.method} {request.path}" if request else None,
+        model=message.get("model") or _requested_model(interaction),
         status=response.status if response is not None else None,
         time_to_first_byte=response.t if response is not None else None,
         time_to_first_token=ttft, duration=duration_of(interaction), events=len(events),
-        output_tokens=output_tokens, output_tokens_per_second=rate,
+        input_tokens=input_tokens, output_tokens=output_tokens, output_tokens_per_second=rate,
         gap_p50=percentile(gaps, 50), gap_p95=percentile(gaps, 95), gap_p99=percentile(gaps, 99),
-        gap_max=gaps[-1] if gaps else None, stop_reason=stop_reason, outcome=interaction.outcome)
+        gap_max=gaps[-1] if gaps else None, stop_reason=stop_reason, outcome=interaction.outcome,
+        error=error_of(interaction))
 
 
 def aggregate(rows: Sequence[InteractionStats]) -> dict[str, Any]:
@@ -210,6 +218,25 @@ def first_token_time(interaction: Interaction) -> float | None:
         if delta is not None and delta.get("type") in TOKEN_DELTAS and delta.get(TOKEN_DELTAS[delta["type"]]):
             return event.t
     return None
+
+
+def error_of(interaction: Interaction) -> str | None:
+    """What broke the exchange as `type: message`: the exception, an `error` event, or an error body."""
+    end = interaction.end
+    if end is not None and end.error is not None:
+        return f"{end.error.type}: {end.error.message}"
+    for event in interaction.events:
+        if event.event == "error":
+            return _api_error(event.data) or event.payload.text
+    body = interaction.body
+    if body is not None and isinstance(body.payload.data, dict) and body.payload.data.get("type") == "error":
+        return _api_error(body.payload.data)
+    return None
+
+
+def _api_error(data: Any) -> str | None:
+    error = data.get("error") if isinstance(data, dict) else None
+    return f"{error.get('type')}: {error.get('message')}" if isinstance(error, dict) else None
 
 
 def duration_of(interaction: Interaction) -> float | None:

@@ -13,7 +13,6 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,6 +26,7 @@ from recorder import Cassette, CassetteError, ErrorInfo, Interaction
 
 from ._client import FakeAnthropic
 from ._errors import ReplayError
+from ._stats import TOKEN_DELTAS, first_token_time, interaction_stats
 
 # What an imported capture (which has no recorded request) is asked during `play`: any
 # request gets the capture, so the smallest valid streaming body will do.
@@ -34,7 +34,6 @@ IMPORTED_REQUEST: dict[str, Any] = {
     "model": "imported-capture", "max_tokens": 1, "stream": True,
     "messages": [{"role": "user", "content": "(replaying an imported capture)"}],
 }
-_TOKEN_DELTAS = ("text_delta", "thinking_delta", "input_json_delta")
 
 
 class CliError(click.ClickException):
@@ -174,7 +173,7 @@ def _render_stream(stream: anthropic.MessageStream, interaction: Interaction, st
         for event in stream:
             if event.type == "message_start":
                 message_started = True
-            elif event.type == "content_block_delta" and ttft is None and event.delta.type in _TOKEN_DELTAS:
+            elif event.type == "content_block_delta" and ttft is None and event.delta.type in TOKEN_DELTAS:
                 ttft = time.monotonic() - started
             elif event.type == "content_block_start" and event.content_block.type == "thinking":
                 newline()
@@ -198,7 +197,7 @@ def _render_stream(stream: anthropic.MessageStream, interaction: Interaction, st
         click.echo(click.style("stream ended: ", fg="red") + _describe(exc))
     newline()
     snapshot = stream.current_message_snapshot if message_started else None
-    recorded = first_token_t(interaction)
+    recorded = first_token_time(interaction)
     click.echo(_summary_line(snapshot, f"ttft {_ms(ttft)} (recorded {_ms(recorded)})"))
 
 
@@ -229,78 +228,6 @@ def _summary_line(message: Any, timing: str) -> str:
 # --- show -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Summary:
-    """What `show` prints about one interaction."""
-
-    id: int
-    request: str
-    status: int | None
-    model: str | None
-    events: int
-    stop_reason: str | None
-    outcome: str
-    error: str | None
-    ttft: float | None
-    duration: float | None
-    input_tokens: int | None
-    output_tokens: int | None
-
-
-def summarize(interaction: Interaction) -> Summary:
-    """Summarise one interaction from its recorded lines (no replay)."""
-    request = interaction.request
-    what = f"{request.method} {request.path}" if request is not None else "(imported, answers any request)"
-    model = request.body.data.get("model") if request is not None and isinstance(request.body.data, dict) else None
-    message = _message_of(interaction)
-    usage = message.get("usage") or {}
-    stop_reason = message.get("stop_reason")
-    for event in interaction.events:
-        data = event.data if isinstance(event.data, dict) else {}
-        if event.event == "message_delta":
-            stop_reason = (data.get("delta") or {}).get("stop_reason", stop_reason)
-            usage = {**usage, **{k: v for k, v in (data.get("usage") or {}).items() if v is not None}}
-    end = interaction.end
-    error = f"{end.error.type}: {end.error.message}" if end is not None and end.error is not None else None
-    if error is None:
-        error = next((_error_text(e.data, e.payload.text) for e in interaction.events if e.event == "error"), None)
-    if error is None and interaction.body is not None and message.get("type") == "error":
-        error = _error_text(message, interaction.body.payload.text)
-    status = interaction.response.status if interaction.response is not None else None
-    duration = end.t if end is not None else (interaction.events[-1].t if interaction.events else None)
-    return Summary(interaction.id, what, status, model or message.get("model"), len(interaction.events), stop_reason,
-                   interaction.outcome, error, first_token_t(interaction), duration,
-                   usage.get("input_tokens"), usage.get("output_tokens"))
-
-
-def first_token_t(interaction: Interaction) -> float | None:
-    """The recorded time to first token: `t` of the first text, thinking or tool-input delta."""
-    for event in interaction.events:
-        if event.event == "content_block_delta" and isinstance(event.data, dict):
-            if (event.data.get("delta") or {}).get("type") in _TOKEN_DELTAS:
-                return event.t
-    return None
-
-
-def _message_of(interaction: Interaction) -> dict[str, Any]:
-    """The message as first known: message_start's, or a non-streaming body's."""
-    if interaction.body is not None and isinstance(interaction.body.payload.data, dict):
-        return interaction.body.payload.data
-    for event in interaction.events:
-        if event.event == "message_start" and isinstance(event.data, dict):
-            message = event.data.get("message")
-            return message if isinstance(message, dict) else {}
-    return {}
-
-
-def _error_text(data: Any, text: str) -> str:
-    """`type: message` of an API error object (`{"type": "error", "error": {...}}`), else the text."""
-    error = data.get("error") if isinstance(data, dict) else None
-    if isinstance(error, dict):
-        return f"{error.get('type')}: {error.get('message')}"
-    return _short(text)
-
-
 @main.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def show(file: Path) -> None:
@@ -312,11 +239,11 @@ def show(file: Path) -> None:
     cassette = recorder.load(file)
     click.echo(f"{file}: {len(cassette)} interaction{'' if len(cassette) == 1 else 's'}{_provenance(cassette)}")
     for interaction in cassette:
-        s = summarize(interaction)
-        outcome = s.outcome + (f" ({s.error})" if s.error else "")
-        click.echo(f"#{s.id} {s.request} -> {s.status or 'no response'}  model={s.model}  events={s.events}  "
-                   f"stop_reason={s.stop_reason}  "
-                   f"outcome={outcome}  ttft={_ms(s.ttft)}  duration={_ms(s.duration)}  "
+        s = interaction_stats(interaction)
+        outcome = s.outcome + (f" ({_short(s.error)})" if s.error else "")
+        click.echo(f"#{s.id} {s.request or '(imported, answers any request)'} -> {s.status or 'no response'}  "
+                   f"model={s.model}  events={s.events}  stop_reason={s.stop_reason}  outcome={outcome}  "
+                   f"ttft={_ms(s.time_to_first_token)}  duration={_ms(s.duration)}  "
                    f"tokens in={s.input_tokens} out={s.output_tokens}")
 
 
@@ -404,3 +331,20 @@ def _ms(seconds: float | None) -> str:
 
 def _short(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --- serve, record (replayer/_server_cli.py) ----------------------------------------------
+
+from ._server_cli import record_command, serve_command  # noqa: E402  (registers after main exists)
+
+main.add_command(serve_command)
+main.add_command(record_command)
+
+
+# --- stats, plot, diff (replayer/_analysis_cli.py) ------------------------------------------
+
+from ._analysis_cli import diff_command, plot_command, stats_command  # noqa: E402
+
+main.add_command(stats_command)
+main.add_command(plot_command)
+main.add_command(diff_command)

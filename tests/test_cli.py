@@ -184,8 +184,8 @@ def test_show_summarises_each_interaction(session: Path, broken: Path) -> None:
 def test_show_ttft_is_the_first_content_delta(session: Path) -> None:
     interaction = recorder.load(session)[0]
     first = next(e for e in interaction.events if e.event == "content_block_delta")
-    summary = replayer.cli.summarize(interaction)
-    assert summary.ttft == first.t and summary.duration == interaction.end.t  # type: ignore[union-attr]
+    summary = replayer._stats.interaction_stats(interaction)
+    assert summary.time_to_first_token == first.t and summary.duration == interaction.end.t  # type: ignore[union-attr]
 
 
 # --- check ------------------------------------------------------------------------------

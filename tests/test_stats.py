@@ -70,23 +70,23 @@ def test_text_stream_by_hand() -> None:
     # Gaps between the 9 events: 0, .125, .125, .25, .5, .25, .25, 0 -> sorted
     # [0, 0, .125, .125, .25, .25, .25, .5]; linear interpolation at rank (n-1)q = 7q.
     assert s == InteractionStats(
-        cassette="by-hand.jsonl", id=0, model="claude-test", status=200,
+        cassette="by-hand.jsonl", id=0, request=s.request, model="claude-test", status=200,
         time_to_first_byte=0.125,
         time_to_first_token=1.0,  # the empty delta at 0.75 carries no token
-        duration=2.25, events=9, output_tokens=10,
+        duration=2.25, events=9, input_tokens=s.input_tokens, output_tokens=10,
         output_tokens_per_second=10.0,  # 10 tokens over 2.0 - 1.0 s
         gap_p50=0.1875,  # rank 3.5: halfway between x[3] = .125 and x[4] = .25
         gap_p95=s.gap_p95, gap_p99=s.gap_p99, gap_max=0.5,
-        stop_reason="end_turn", outcome="complete")
+        stop_reason="end_turn", outcome="complete", error=None)
     assert s.gap_p95 == pytest.approx(0.25 + 0.65 * 0.25, abs=1e-12)  # rank 6.65
     assert s.gap_p99 == pytest.approx(0.25 + 0.93 * 0.25, abs=1e-12)  # rank 6.93
 
 
 def test_to_dict_has_every_documented_field() -> None:
     row = stats(Cassette((TEXT,)))[0].to_dict()
-    assert list(row) == ["cassette", "id", "model", "status", "time_to_first_byte", "time_to_first_token",
-                         "duration", "events", "output_tokens", "output_tokens_per_second", "gap_p50", "gap_p95",
-                         "gap_p99", "gap_max", "stop_reason", "outcome"]
+    assert list(row) == ["cassette", "id", "request", "model", "status", "time_to_first_byte", "time_to_first_token",
+                         "duration", "events", "input_tokens", "output_tokens", "output_tokens_per_second", "gap_p50",
+                         "gap_p95", "gap_p99", "gap_max", "stop_reason", "outcome", "error"]
     assert json.loads(json.dumps(row)) == row
 
 
@@ -151,7 +151,8 @@ def test_content_blocks_assemble_text_and_tool_input() -> None:
 
 
 def test_aggregate() -> None:
-    rows = [InteractionStats(None, i, "m", 200, 0.0, ttft, dur, 3, 4, tps, None, None, None, None, stop, outcome)
+    rows = [InteractionStats(None, i, None, "m", 200, 0.0, ttft, dur, 3, 1, 4, tps, None, None, None, None, stop,
+                             outcome, None)
             for i, (ttft, dur, tps, stop, outcome) in enumerate([
                 (0.5, 1.0, 10.0, "end_turn", "complete"),
                 (1.0, 2.0, 20.0, "end_turn", "complete"),
