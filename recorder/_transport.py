@@ -43,7 +43,10 @@ class Recorder:
         except Exception as exc:
             exchange.fail(exc)
             raise
-        return exchange.respond(response)
+        response = exchange.respond(response)
+        if _is_error_body(response):
+            response.read()
+        return response
 
     async def asend(self, request: httpx2.Request,
                     send: Callable[[httpx2.Request], Awaitable[httpx2.Response]]) -> httpx2.Response:
@@ -55,7 +58,10 @@ class Recorder:
         except Exception as exc:
             exchange.fail(exc)
             raise
-        return exchange.respond(response)
+        response = exchange.respond(response)
+        if _is_error_body(response):
+            await response.aread()
+        return response
 
     def close(self) -> None:
         self.writer.close()
@@ -66,6 +72,13 @@ class Recorder:
         headers = self.redactor.headers_of(request.headers.multi_items())
         self.writer.write(id, Request(request.method, str(request.url), headers, body))
         return _Exchange(self.writer, id)
+
+
+def _is_error_body(response: httpx2.Response) -> bool:
+    """An error response with a plain body. It is read at once, so the cassette has it even when
+    the SDK retries without ever reading it (anthropic/_base_client.py closes retried responses)."""
+    return response.status_code >= 400 and not response.headers.get("content-type", "").startswith(
+        "text/event-stream")
 
 
 class _Exchange:

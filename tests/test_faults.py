@@ -281,3 +281,30 @@ def test_replay_context_manager_takes_faults(cassette: recorder.Cassette) -> Non
     with replayer.replay(cassette, faults=["drop@events=2"]):
         seen = consume(anthropic.Anthropic(api_key="k"))
     assert seen["error"][0] is httpx2.RemoteProtocolError
+
+
+# --- real failures, recorded then replayed ---------------------------------------------------------------
+
+
+def test_real_upstream_failures_are_recorded_and_replay_the_same(tmp_path: Path) -> None:
+    """429 then 529 (retried by the SDK), then a stream that stalls past the client's read timeout."""
+    path = tmp_path / "failures.jsonl"
+    error = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    replies = [Reply.json(429, {**error, "error": {"type": "rate_limit_error", "message": "slow"}},
+                          headers=tuple(FAST_429.items())),
+               Reply.json(529, error, headers=tuple(FAST_429.items())),
+               Reply(chunks=tuple(Chunk(sse_bytes([e])) for e in EVENTS[:7]), ending="stall")]
+    with ScriptedUpstream(replies) as upstream, recorder.record(path):
+        live = consume(anthropic.Anthropic(api_key="k", base_url=upstream.base_url, timeout=0.5))
+    assert live["error"][0] is httpx2.ReadTimeout
+    cassette = recorder.load(path)
+    assert [(i.response.status, i.outcome) for i in cassette] == [(429, "complete"), (529, "complete"),
+                                                                  (200, "disconnected")]
+    assert cassette[2].end.error.type == "httpx2.ReadTimeout"
+    assert cassette[2].end.t - cassette[2].events[-1].t >= 0.4  # the silence is in the recording
+
+    clock = VirtualClock()
+    client = replayer.FakeAnthropic(path, speed=1.0, clock=clock, timeout=0.5)
+    replayed = consume(client)
+    assert replayed == live
+    assert replayer.transport_of(client).requests == 3
