@@ -45,7 +45,7 @@ class Recorder:
             raise
         response = exchange.respond(response)
         if _is_error_body(response):
-            response.read()
+            return _with_body(response, b"".join(response.stream))  # type: ignore[arg-type]
         return response
 
     async def asend(self, request: httpx2.Request,
@@ -60,7 +60,7 @@ class Recorder:
             raise
         response = exchange.respond(response)
         if _is_error_body(response):
-            await response.aread()
+            return _with_body(response, b"".join([chunk async for chunk in response.stream]))  # type: ignore[union-attr]
         return response
 
     def close(self) -> None:
@@ -79,6 +79,12 @@ def _is_error_body(response: httpx2.Response) -> bool:
     the SDK retries without ever reading it (anthropic/_base_client.py closes retried responses)."""
     return response.status_code >= 400 and not response.headers.get("content-type", "").startswith(
         "text/event-stream")
+
+
+def _with_body(response: httpx2.Response, raw: bytes) -> httpx2.Response:
+    """The response again, its body (still encoded as received) already read off the wire."""
+    return httpx2.Response(response.status_code, headers=response.headers, stream=httpx2.ByteStream(raw),
+                           extensions=response.extensions)
 
 
 class _Exchange:

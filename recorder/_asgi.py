@@ -1,0 +1,233 @@
+"""Run an ASGI app on a real socket (uvicorn, in a background thread) and break connections on purpose.
+
+Shared by the record-through proxy (`recorder.proxy`) and the replay server (`replayer.serve`):
+both stream bodies chunk by chunk and, when the body they relay breaks, must break the
+client's connection the same way, with no terminating chunk, as a dying server does.
+
+ASGI has no "abort this connection" message, so uvicorn's h11 protocol is subclassed to
+tell each request's task which asyncio transport it writes to (`_CONNECTION`), and when the
+request was read off the socket (`_ARRIVED`, for pacing that ignores time spent queueing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import socket
+import struct
+import threading
+import time
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    MutableMapping,
+)
+from contextlib import contextmanager
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import httpx2
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+# RFC 9110 §7.6.1: meaningful for one connection only, never forwarded.
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
+                        "proxy-connection", "te", "trailer", "trailers", "transfer-encoding", "upgrade"})
+# How long in-flight requests may run on at shutdown before uvicorn cancels them (they are
+# normally aborted at once; this is the safety net).
+SHUTDOWN_GRACE = 1
+
+_CONNECTION: contextvars.ContextVar[asyncio.Transport | None] = contextvars.ContextVar(
+    "claude_cassette_connection", default=None)
+_ARRIVED: contextvars.ContextVar[float | None] = contextvars.ContextVar("claude_cassette_arrived", default=None)
+
+
+class Aborted(Exception):
+    """Unwinds an ASGI app after its connection was broken on purpose; uvicorn does not log it."""
+
+
+class _Protocol(H11Protocol):
+    """uvicorn's h11 protocol; the task it starts for a request knows its connection and arrival time."""
+
+    def handle_events(self) -> None:
+        # uvicorn creates the request's task in here; a task copies the current context.
+        connection = _CONNECTION.set(self.transport)
+        arrived = _ARRIVED.set(time.monotonic())
+        try:
+            super().handle_events()
+        finally:
+            _ARRIVED.reset(arrived)
+            _CONNECTION.reset(connection)
+
+
+def arrival() -> float | None:
+    """When the current request was read off the socket (`time.monotonic()`), before it waited its turn.
+
+    Under load, requests queue for the event loop; timing measured from here does not include
+    that wait. None outside a server started by `serve_app`.
+    """
+    return _ARRIVED.get()
+
+
+def break_connection(*, reset: bool = False) -> None:
+    """Close the current request's connection now, mid-message: no terminating chunk follows.
+
+    The client's HTTP library then reports an incomplete body (httpx2.RemoteProtocolError), or,
+    with `reset=True`, a connection reset (httpx2.ReadError): the socket is closed with a TCP
+    RST, unless bytes are still queued to send, which an RST would discard (then: a plain close).
+    Outside a server started by `serve_app` (e.g. httpx2.ASGITransport) this does nothing.
+    """
+    transport = _CONNECTION.get()
+    if transport is None or transport.is_closing():
+        return
+    sock = transport.get_extra_info("socket")
+    if reset and sock is not None and transport.get_write_buffer_size() == 0:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+    else:
+        transport.close()  # sends what is queued, then FIN
+
+
+async def relay(body: AsyncIterable[bytes], *, log: logging.Logger | None = None) -> AsyncIterator[bytes]:
+    """Yield `body`'s chunks as they come; if it breaks, break the client's connection alike.
+
+    A ReadError (connection reset) is passed on as a reset, anything else as an incomplete
+    body; then Aborted is raised to end the response without its terminating chunk.
+    """
+    try:
+        async for chunk in body:
+            yield chunk
+    except Exception as exc:
+        if log is not None:
+            log.warning("the body broke mid-stream (%s: %s); breaking the client's connection too",
+                        type(exc).__name__, exc)
+        break_connection(reset=isinstance(exc, httpx2.ReadError | ConnectionResetError))
+        raise Aborted(f"{type(exc).__name__}: {exc}") from exc
+
+
+def raw_headers(items: Iterable[tuple[str, str]], *, drop: Iterable[str] = ()) -> list[tuple[bytes, bytes]]:
+    """Headers for an ASGI response: hop-by-hop ones and `drop` removed, repeats kept."""
+    dropped = HOP_BY_HOP | {name.lower() for name in drop}
+    return [(name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in items if name.lower() not in dropped]
+
+
+class _Abortable:
+    """Wraps an ASGI app so that `abort()` breaks every request in flight (used at shutdown)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.scopes: set[anyio.CancelScope] = set()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        with anyio.CancelScope() as cancel:
+            self.scopes.add(cancel)
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                self.scopes.discard(cancel)
+        if cancel.cancelled_caught:
+            break_connection()
+            raise Aborted("the server is shutting down")
+
+    def abort(self) -> None:
+        for cancel in list(self.scopes):
+            cancel.cancel()
+
+
+class _QuietAborts(logging.Filter):
+    """Keeps deliberate aborts (Aborted, alone or in an exception group) out of uvicorn's error log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and _is_abort(record.exc_info[1]))
+
+
+def _is_abort(exc: BaseException | None) -> bool:
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_is_abort(e) for e in exc.exceptions)
+    return isinstance(exc, Aborted)
+
+
+def _quiet_uvicorn() -> None:
+    log = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _QuietAborts) for f in log.filters):
+        log.addFilter(_QuietAborts())
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on host:port (port 0: a free one), ready to hand to uvicorn."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family, backlog=2048)
+
+
+def url_of(sock: socket.socket) -> str:
+    """`http://HOST:PORT` for a bound socket."""
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+@contextmanager
+def serve_app(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0,
+              cleanup: Callable[[], Awaitable[None]] | None = None, name: str = "claude-cassette server") -> Iterator[str]:
+    """Serve `app` with uvicorn in a background thread; yield its base URL once it accepts requests.
+
+    The socket is bound here first, so the URL names the real port even for `port=0`. On exit,
+    requests still in flight are aborted (their connections broken), the server stops, and
+    `cleanup()` runs on the server's event loop.
+    """
+    sock = bind(host, port)
+    url = url_of(sock)
+    guarded = _Abortable(app)
+    _quiet_uvicorn()
+    config = uvicorn.Config(guarded, http=_Protocol, lifespan="off", log_config=None, log_level="warning",
+                            access_log=False, server_header=False, date_header=False,
+                            timeout_graceful_shutdown=SHUTDOWN_GRACE)
+    server = uvicorn.Server(config)
+    loops: list[asyncio.AbstractEventLoop] = []
+    failures: list[BaseException] = []
+
+    async def main() -> None:
+        loops.append(asyncio.get_running_loop())
+        await anyio.lowlevel.checkpoint()  # imports anyio's asyncio backend now (~30 ms), not during the first request
+        try:
+            await server.serve(sockets=[sock])
+        finally:
+            if cleanup is not None:
+                await cleanup()
+
+    def run() -> None:
+        try:
+            asyncio.run(main())
+        except BaseException as exc:  # noqa: BLE001 - reported to the caller below
+            failures.append(exc)
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            if not thread.is_alive():
+                raise RuntimeError(f"the server did not start: {failures[0] if failures else 'unknown error'}")
+            time.sleep(0.002)
+        yield url
+    finally:
+        if loops and thread.is_alive():
+            try:
+                loops[0].call_soon_threadsafe(guarded.abort)
+            except RuntimeError:
+                pass  # the loop already closed
+        server.should_exit = True
+        thread.join()
+        sock.close()
