@@ -1,5 +1,15 @@
 """Replay cassettes through the real anthropic SDK: instantly, at the recorded pace, or faster."""
 
+import sys as _sys
+
+# Before anything imports vcrpy: pytest-recording asks pytest to assertion-rewrite
+# vcr.matchers, and warns (an error under -W error) if our pytest plugin, loaded first,
+# already imported it. Registering here makes the import go through pytest's rewriter.
+# Only under pytest: the CLI and applications need not pay for importing it.
+if "pytest" in _sys.modules:
+    _sys.modules["pytest"].register_assert_rewrite("vcr.matchers")
+
+from ._chunking import Chunking
 from ._diff import Diff, Difference, diff
 from ._client import FakeAnthropic, FakeAsyncAnthropic, transport_of
 from ._errors import NoMatchError, ReplayError
@@ -13,15 +23,18 @@ from ._script import Pause, Script
 from ._server import serve
 from ._transport import ReplayStream, ReplayTransport
 from ._upstream import Chunk, Reply, ScriptedUpstream
+from ._vcr import export_vcr, import_vcr
 
 __all__ = [
     "DEFAULT_MATCH_ON",
     "Chunk",
+    "Chunking",
     "Clock",
     "Diff",
     "Difference",
     "FakeAnthropic",
     "FakeAsyncAnthropic",
+    "FuzzResult",
     "InteractionStats",
     "NoMatchError",
     "Pacer",
@@ -37,7 +50,10 @@ __all__ = [
     "VirtualClock",
     "aggregate",
     "diff",
+    "export_vcr",
     "faults",
+    "fuzz",
+    "import_vcr",
     "plot_latency",
     "plot_timeline",
     "replay",
@@ -45,3 +61,12 @@ __all__ = [
     "stats",
     "transport_of",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """`fuzz` and `FuzzResult` on first use: they import hypothesis, which replay alone does not need."""
+    if name in ("FuzzResult", "fuzz"):
+        from . import _fuzz
+
+        return getattr(_fuzz, name)
+    raise AttributeError(f"module 'replayer' has no attribute {name!r}")

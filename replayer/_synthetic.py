@@ -37,6 +37,9 @@ class MessageOptions(TypedDict, total=False):
     stop_reason: str | None
     stop_sequence: str | None
     ping: bool
+    usage: dict | None
+    delta_usage: dict | None
+    stop_details: dict | None
 
 _WORD_BOUNDARY = re.compile(r"(?<=\s)(?=\S)")
 _GROUPS = (2, 1, 3, 1, 2)  # words per fragment, cycled: deterministic, uneven like real tokens
@@ -82,15 +85,19 @@ def thinking_block(thinking: str, *, signature: str, pieces: int | None = None) 
 
 def message(*blocks: Block, model: str = "claude-haiku-4-5", msg_id: str = "msg_synthetic_01",
             input_tokens: int = 25, output_tokens: int | None = None, stop_reason: str | None = "end_turn",
-            stop_sequence: str | None = None, ping: bool = True) -> Events:
+            stop_sequence: str | None = None, ping: bool = True, usage: dict | None = None,
+            delta_usage: dict | None = None, stop_details: dict | None = None) -> Events:
     """A whole message stream around `blocks`: the composer the other builders use.
 
     `output_tokens` defaults to about one token per four characters of streamed content.
     A `ping` follows the first `content_block_start`, where the API puts it.
+    `usage` replaces message_start's usage, `delta_usage` message_delta's (`{"output_tokens": N}`);
+    `stop_details` (e.g. a refusal's) goes in message_delta next to the stop reason.
     """
-    usage = {"input_tokens": input_tokens, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
-             "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
-             "output_tokens": 1, "service_tier": "standard"}
+    if usage is None:
+        usage = {"input_tokens": input_tokens, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
+                 "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+                 "output_tokens": 1, "service_tier": "standard"}
     start = {"id": msg_id, "type": "message", "role": "assistant", "model": model, "content": [],
              "stop_reason": None, "stop_sequence": None, "usage": usage}
     events: Events = [("message_start", {"type": "message_start", "message": start})]
@@ -101,14 +108,16 @@ def message(*blocks: Block, model: str = "claude-haiku-4-5", msg_id: str = "msg_
         if ping and index == 0:
             events.append(("ping", {"type": "ping"}))
         for delta in deltas:
-            chars += sum(len(v) for k, v in delta.items() if k != "type" and k != "signature")
+            chars += sum(len(v) for k, v in delta.items() if k not in ("type", "signature") and isinstance(v, str))
             events.append(("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}))
         events.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
     if output_tokens is None:
         output_tokens = chars // 4 + 1
-    events.append(("message_delta", {"type": "message_delta",
-                                     "delta": {"stop_reason": stop_reason, "stop_sequence": stop_sequence},
-                                     "usage": {"output_tokens": output_tokens}}))
+    ending: dict = {"stop_reason": stop_reason, "stop_sequence": stop_sequence}
+    if stop_details is not None:
+        ending["stop_details"] = stop_details
+    events.append(("message_delta", {"type": "message_delta", "delta": ending,
+                                     "usage": delta_usage if delta_usage is not None else {"output_tokens": output_tokens}}))
     events.append(("message_stop", {"type": "message_stop"}))
     return events
 

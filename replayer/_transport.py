@@ -20,7 +20,7 @@ from ._timing import Clock, Pacer, RealClock
 FaultsArg = Iterable["_faults.Fault | str | Sequence[_faults.Fault]"]
 
 
-def as_cassette(source: Cassette | str | os.PathLike[str] | Any) -> Cassette:
+def as_cassette(source: Any) -> Cassette:
     """A Cassette, a path to load, or any object with `__cassette__()` or a `.cassette` (e.g. a generated stream)."""
     if isinstance(source, Cassette):
         return source

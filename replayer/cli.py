@@ -348,3 +348,92 @@ from ._analysis_cli import diff_command, plot_command, stats_command  # noqa: E4
 main.add_command(stats_command)
 main.add_command(plot_command)
 main.add_command(diff_command)
+
+
+# --- import-vcr, export-vcr (replayer/_vcr.py) -------------------------------------------
+
+
+@main.command("import-vcr")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The cassette to write (.jsonl).")
+def import_vcr_command(file: Path, output: Path) -> None:
+    """Convert a vcrpy cassette (YAML) of Anthropic calls into a JSONL cassette.
+
+    Streams are split into events; vcrpy records no timing, so every event is at t = 0 and
+    the header says `"timing": "none"`.
+    """
+    from ._vcr import import_vcr
+
+    if output.resolve() == file.resolve():
+        raise CliError(f"{output}: refusing to overwrite the vcrpy cassette; choose another -o")
+    cassette = import_vcr(file)
+    recorder.save(cassette, output)
+    click.echo(f"wrote {output}: {len(cassette)} interaction{'' if len(cassette) == 1 else 's'} (timing: none)")
+
+
+@main.command("export-vcr")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The vcrpy cassette to write (.yaml).")
+def export_vcr_command(file: Path, output: Path) -> None:
+    """Write a JSONL cassette as a vcrpy cassette (YAML) for vcrpy or pytest-recording to replay.
+
+    Each stream becomes one body string (vcrpy keeps no timing); what vcrpy cannot hold is
+    listed as notes.
+    """
+    from ._vcr import export_vcr
+
+    if output.resolve() == file.resolve():
+        raise CliError(f"{output}: refusing to overwrite the cassette; choose another -o")
+    cassette = recorder.load(file)
+    notes = export_vcr(cassette, output)
+    for note in notes:
+        click.echo(f"note: {note}")
+    written = sum(1 for i in cassette if i.request is not None and i.response is not None)
+    click.echo(f"wrote {output}: {written} interaction{'' if written == 1 else 's'}")
+
+
+# --- fuzz (replayer/_fuzz.py) --------------------------------------------------------------
+
+
+@main.command("fuzz")
+@click.argument("target")
+@click.option("--cassette", "cassette_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Fuzz variations of this recorded cassette instead of generated streams.")
+@click.option("-n", "--examples", type=click.IntRange(min=1), default=100, show_default=True,
+              help="How many cases to try before calling TARGET robust.")
+@click.option("--seed", type=int, default=None, help="Seed the search, to repeat a run exactly.")
+@click.option("--save-failures", type=click.Path(file_okay=False, path_type=Path), default=Path("cassette-failures"),
+              show_default=True, help="Directory where the minimal failing case is saved as a cassette.")
+@click.option("-j", "--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Search in this many processes (one per core); the first failure found is shrunk and shown.")
+@click.pass_context
+def fuzz_command(ctx: click.Context, target: str, cassette_file: Path | None, examples: int, seed: int | None,
+                 save_failures: Path, workers: int) -> None:
+    """Run TARGET (module:function taking an anthropic client) on generated streams until it raises.
+
+    TARGET gets a FakeAnthropic (a FakeAsyncAnthropic if it is a coroutine function) that
+    answers any request with a protocol-valid generated stream. On the first exception the
+    stream is shrunk to a minimal one, printed event by event with the exception, and saved as
+    a cassette for `cassette play`. Exit status 1 on a failure, 0 when every case passed.
+    """
+    from ._fuzz import fuzz, report
+
+    stderr = click.get_text_stream("stderr")
+    live = stderr.isatty()
+
+    def progress(phase: str, runs: int) -> None:
+        if live:
+            total = f"/{examples}" if phase == "searching" else ""
+            click.echo(f"\r{phase} {target}: {runs}{total} ", nl=False, err=True)
+
+    cassette = recorder.load(cassette_file) if cassette_file is not None else None
+    result = fuzz(target, cassette=cassette, examples=examples, seed=seed, save_failures=save_failures,
+                  progress=progress, workers=workers)
+    if live:
+        click.echo("", err=True)
+    for line in report(result):
+        click.echo(line)
+    if not result.ok:
+        ctx.exit(1)
