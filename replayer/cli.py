@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import json
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -420,8 +421,7 @@ def fuzz_command(ctx: click.Context, target: str, cassette_file: Path | None, ex
     """
     from ._fuzz import fuzz, report
 
-    stderr = click.get_text_stream("stderr")
-    live = stderr.isatty()
+    live = sys.stderr.isatty()
 
     def progress(phase: str, runs: int) -> None:
         if live:
