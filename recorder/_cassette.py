@@ -152,10 +152,11 @@ class CassetteWriter:
         if data and sse.id is None and sse.retry is None and "\n" not in data and _is_json(data):
             name = _NAMES.get(sse.event) or _NAMES.setdefault(sse.event, dumps(sse.event))
             line = f'{{"id":{id},"kind":"event","t":{t!r},"event":{name},"data":{data}}}'
+            encoded = (self.redactor.text(line) + "\n").encode()
             with self._lock:
                 if not self._file.closed:
-                    self._file.write(self.redactor.text(line) + "\n")
-                    self._file.flush()
+                    # One system call; lines written through jsonlines are flushed too, so order holds.
+                    os.write(self._file.fileno(), encoded)
         else:
             self.write(id, Event(t, sse.event, Payload(**payload_fields(data)), sse.id, sse.retry))
 
@@ -178,12 +179,15 @@ class CassetteWriter:
 _NAMES: dict[str | None, str] = {}
 
 
+_scan = json.JSONDecoder().scan_once  # json.loads without its Python-level wrapping
+
+
 def _is_json(text: str) -> bool:
+    """Whether `text` is exactly one JSON value with no surrounding white space."""
     try:
-        json.loads(text)
-    except ValueError:
+        return _scan(text, 0)[1] == len(text)
+    except (StopIteration, ValueError):
         return False
-    return True
 
 
 class _Numbered:

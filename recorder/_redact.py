@@ -58,5 +58,7 @@ class Redactor:
     def text(self, text: str) -> str:
         """`text` with every pattern match replaced."""
         for pattern in self.patterns:
+            if pattern is API_KEY and "sk-ant-" not in text:
+                continue  # the common case, answered without the regex engine
             text = pattern.sub(self.replacement, text)
         return text

@@ -8,15 +8,14 @@ whenever any field was set, even without `data`, so nothing the SDK would see is
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 _BOM = b"\xef\xbb\xbf"
 # What almost every chunk from the Messages API looks like; decoded without the general path.
 _SIMPLE_EVENT = re.compile(rb"event: ([^\r\n]*)\ndata: ([^\r\n]*)\n\n")
 
 
-@dataclass(frozen=True, slots=True)
-class SSEEvent:
+class SSEEvent(NamedTuple):
     """One dispatched event: its type (None when the stream gave none) and its data lines joined by "\\n"."""
 
     event: str | None
@@ -60,13 +59,12 @@ class SSEDecoder:
         """Whole `event:`/`data:` events at the start of a chunk cut at an event boundary, and where they end."""
         events = []
         end = 0
-        match = _SIMPLE_EVENT.match(chunk)
-        while match is not None:
+        size = len(chunk)
+        while end < size and (match := _SIMPLE_EVENT.match(chunk, end)) is not None:
             name, data = match.groups()
             events.append(SSEEvent(name.decode("utf-8", errors="replace") or None,
                                    data.decode("utf-8", errors="replace")))
             end = match.end()
-            match = _SIMPLE_EVENT.match(chunk, end)
         return events, end
 
     def _general(self, chunk: bytes) -> list[SSEEvent]:
