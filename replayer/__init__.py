@@ -9,18 +9,18 @@ import sys as _sys
 if "pytest" in _sys.modules:
     _sys.modules["pytest"].register_assert_rewrite("vcr.matchers")
 
+from . import faults
 from ._chunking import Chunking
-from ._diff import Diff, Difference, diff
 from ._client import FakeAnthropic, FakeAsyncAnthropic, transport_of
+from ._diff import Diff, Difference, diff
 from ._errors import NoMatchError, ReplayError
 from ._match import DEFAULT_MATCH_ON, Playback
-from ._replay import replay
 from ._plot import plot_latency, plot_timeline
-from ._stats import InteractionStats, aggregate, stats
-from ._timing import Clock, Pacer, RealClock, VirtualClock
-from . import faults
+from ._replay import replay
 from ._script import Pause, Script
 from ._server import serve
+from ._stats import InteractionStats, aggregate, stats
+from ._timing import Clock, Pacer, RealClock, VirtualClock
 from ._transport import ReplayStream, ReplayTransport
 from ._upstream import Chunk, Reply, ScriptedUpstream
 from ._vcr import export_vcr, import_vcr
