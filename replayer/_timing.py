@@ -78,12 +78,19 @@ class VirtualClock:
         await anyio.lowlevel.checkpoint()
 
 
+def checked_speed(speed: float | None) -> float | None:
+    """`speed` itself when valid: None (instant) or a positive number; ValueError otherwise."""
+    if speed is not None and not speed > 0:
+        raise ValueError(f"speed must be a positive number (or None for instant replay), got {speed!r}")
+    return speed
+
+
 class Pacer:
     """Absolute deadlines from one origin, so rounding and scheduling error never accumulate."""
 
     def __init__(self, clock: Clock, speed: float) -> None:
-        if not speed > 0:
-            raise ValueError(f"speed must be a positive number (or None for instant replay), got {speed!r}")
+        if checked_speed(speed) is None:
+            raise ValueError("a Pacer needs a speed; instant replay has no pacer")
         self.clock = clock
         self.speed = speed
         self.origin = clock.now()

@@ -15,7 +15,7 @@ from . import faults as _faults
 from ._chunking import Chunking
 from ._match import DEFAULT_MATCH_ON, Matcher, Playback
 from ._script import Pause, Script, script_of
-from ._timing import Clock, Pacer, RealClock
+from ._timing import Clock, Pacer, RealClock, checked_speed
 
 FaultsArg = Iterable["_faults.Fault | str | Sequence[_faults.Fault]"]
 
@@ -92,9 +92,7 @@ class ReplayTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
                  redactor: Redactor | None = None, chunking: Chunking | None = None) -> None:
         self.cassette = as_cassette(cassette)
         self.chunking = chunking
-        if speed is not None and not speed > 0:
-            raise ValueError(f"speed must be a positive number (or None for instant replay), got {speed!r}")
-        self.speed = speed
+        self.speed = checked_speed(speed)
         self.clock: Clock = clock if clock is not None else RealClock()
         self.faults = _faults.parse_all(faults)
         self.playback = Playback(self.cassette, match_on=match_on, ignore_keys=ignore_keys, redactor=redactor)

@@ -432,7 +432,7 @@ def sequence(*steps: Fault | None | tuple[Fault | None, int]) -> tuple[Fault, ..
 # --- specs ---------------------------------------------------------------------------------------
 
 _NUMBER = r"\d+(?:\.\d+)?"
-_STEP = re.compile(rf"^(?P<body>.+?)(?:x(?P<count>\d+))?$")
+_STEP = re.compile(r"^(?P<body>.+?)(?:x(?P<count>\d+))?$")
 _TRIGGER = re.compile(rf"^(?P<name>events|bytes|t|p)=(?P<value>{_NUMBER})s?(?:&seed=(?P<seed>\d+))?$")
 _MIDSTREAM = ("drop", "read-error", "timeout", "stall", "truncate", "malformed", "error")
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import re
+import signal
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -153,5 +157,28 @@ def run(coro: Any) -> Any:
     return asyncio.run(coro)
 
 
-__all__ = ["BODY", "MODEL", "Chunks", "Observed", "Upstream", "aobserve", "async_direct", "async_recording",
-           "direct", "json_reply", "observe", "recording", "replayer", "run", "sse_reply"]
+CLI = [sys.executable, "-c", "from replayer.cli import main; main()"]
+
+
+@contextmanager
+def cli_server(*args: str) -> Iterator[str]:
+    """Run `cassette ARGS...` (a server that prints its base URL first) and yield that URL.
+
+    On leaving the block, SIGINT must stop it with exit status 0 and nothing on stderr.
+    """
+    process = subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = process.stdout.readline().strip()  # type: ignore[union-attr]
+        assert url.startswith("http://127.0.0.1:") and not url.endswith(":0")
+        yield url
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.stderr.read() == ""  # type: ignore[union-attr]
+
+
+__all__ = ["BODY", "CLI", "MODEL", "Chunks", "Observed", "Upstream", "aobserve", "async_direct", "async_recording",
+           "cli_server", "direct", "json_reply", "observe", "recording", "replayer", "run", "sse_reply"]

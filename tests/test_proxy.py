@@ -10,7 +10,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +19,7 @@ import anthropic
 import httpx2
 import pytest
 from click.testing import CliRunner
-from helpers import Observed, observe
+from helpers import CLI, Observed, cli_server, observe
 
 import recorder
 from replayer import Chunk, FakeAnthropic, Reply, ScriptedUpstream, serve
@@ -30,7 +29,6 @@ ROOT = Path(__file__).resolve().parent.parent
 CASSETTES = ROOT / "cassettes"
 TEXT, TOOL_USE = CASSETTES / "text.jsonl", CASSETTES / "tool_use.jsonl"
 KEY = "sk-ant-" + "api03-proxy-test-dummy-key-0000"  # split: no key-shaped literal in the repo
-CLI = [sys.executable, "-c", "from replayer.cli import main; main()"]
 # The app being recorded: the very calls that made the shipped cassettes, unchanged.
 APP = f"""
 import sys
@@ -109,20 +107,9 @@ def test_usage_errors_are_one_line(tmp_path: Path, args: list[str], problem: str
 def test_listen_serves_until_sigint(tmp_path: Path) -> None:
     out = tmp_path / "listened.jsonl"
     with serve(TEXT, speed=4.0) as upstream:
-        process = subprocess.Popen([*CLI, "record", "-o", str(out), "--listen", "--upstream", upstream],
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            url = process.stdout.readline().strip()  # type: ignore[union-attr]
-            assert url.startswith("http://127.0.0.1:") and not url.endswith(":0")
+        with cli_server("record", "-o", str(out), "--listen", "--upstream", upstream) as url:
             seen = observe(lambda: sdk(url), "stream", bodies(TEXT)[0])
             assert seen.error is None and seen.final["stop_reason"] == "end_turn"
-            process.send_signal(signal.SIGINT)
-            assert process.wait(timeout=10) == 0
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-    assert process.stderr.read() == ""  # type: ignore[union-attr]
     assert replayed(out, bodies(TEXT)) == [seen]
 
 

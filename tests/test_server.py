@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -20,9 +18,11 @@ import anthropic
 import httpx2
 import pytest
 from helpers import (
+    CLI,
     Observed,
     Upstream,
     aobserve,
+    cli_server,
     json_reply,
     observe,
     recording,
@@ -248,24 +248,10 @@ def test_speed_one_streams_at_the_recorded_pace() -> None:
 
 # --- the CLI --------------------------------------------------------------------------------------
 
-CLI = [sys.executable, "-c", "from replayer.cli import main; main()"]
-
-
 def test_cassette_serve_prints_its_url_serves_and_stops_on_sigint() -> None:
-    process = subprocess.Popen([*CLI, "serve", str(TEXT), "--port", "0"], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    try:
-        url = process.stdout.readline().strip()  # type: ignore[union-attr]
-        assert url.startswith("http://127.0.0.1:") and not url.endswith(":0")
+    with cli_server("serve", str(TEXT), "--port", "0") as url:
         seen = observe(lambda: client(url), "stream", body_of(TEXT))
         assert seen.error is None and seen.final["stop_reason"] == "end_turn"
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=10) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    assert process.stderr.read() == ""  # type: ignore[union-attr]
 
 
 def test_cassette_serve_rejects_a_bad_cassette_with_one_line(tmp_path: Path) -> None:
