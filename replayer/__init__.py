@@ -12,18 +12,15 @@ if "pytest" in _sys.modules:
 from . import faults
 from ._chunking import Chunking
 from ._client import FakeAnthropic, FakeAsyncAnthropic, transport_of
-from ._diff import Diff, Difference, diff
 from ._errors import NoMatchError, ReplayError
 from ._match import DEFAULT_MATCH_ON, Playback
-from ._plot import plot_latency, plot_timeline
 from ._replay import replay
 from ._script import Pause, Script
-from ._server import serve
-from ._stats import InteractionStats, aggregate, stats
 from ._timing import Clock, Pacer, RealClock, VirtualClock
 from ._transport import ReplayStream, ReplayTransport
-from ._upstream import Chunk, Reply, ScriptedUpstream
 from ._vcr import export_vcr, import_vcr
+from .analysis import Diff, Difference, InteractionStats, aggregate, diff, plot_latency, plot_timeline, stats
+from .server import Chunk, Reply, ScriptedUpstream, serve
 
 __all__ = [
     "DEFAULT_MATCH_ON",
@@ -66,7 +63,7 @@ __all__ = [
 def __getattr__(name: str) -> object:
     """`fuzz` and `FuzzResult` on first use: they import hypothesis, which replay alone does not need."""
     if name in ("FuzzResult", "fuzz"):
-        from . import _fuzz
+        from .fuzzing import _runner
 
-        return getattr(_fuzz, name)
+        return getattr(_runner, name)
     raise AttributeError(f"module 'replayer' has no attribute {name!r}")

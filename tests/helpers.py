@@ -19,6 +19,10 @@ import httpx2
 import recorder
 import replayer
 
+ROOT = Path(__file__).resolve().parent.parent
+"""The repository checkout the tests run from."""
+CASSETTES = ROOT / "cassettes"
+"""The shipped example cassettes."""
 MODEL = "claude-haiku-4-5"
 BODY: dict[str, Any] = {"model": MODEL, "max_tokens": 256, "messages": [{"role": "user", "content": "Hi"}]}
 SSE_HEADERS = {"content-type": "text/event-stream", "request-id": "req_test"}
