@@ -48,11 +48,16 @@ def _drop(node: Any, path: list[str]) -> None:
 
 
 class Playback:
-    """Hands out a cassette's interactions: the first unplayed one that matches, in recorded order."""
+    """Hands out a cassette's interactions: the first unplayed one that matches, in recorded order.
+
+    With `repeat`, once every match of a request has been played the last of them keeps
+    answering (vcrpy's `allow_playback_repeats`); without, each recorded interaction answers once.
+    """
 
     def __init__(self, cassette: Cassette, *, match_on: Sequence[str | Matcher] = DEFAULT_MATCH_ON,
-                 ignore_keys: Iterable[str] = (), redactor: Redactor | None = None) -> None:
+                 ignore_keys: Iterable[str] = (), redactor: Redactor | None = None, repeat: bool = False) -> None:
         self.cassette = cassette
+        self.repeat = repeat
         self.matchers = [_matcher(m) for m in match_on]
         self.ignore_keys = tuple(ignore_keys)
         self.redactor = redactor or Redactor.default()
@@ -73,13 +78,17 @@ class Playback:
         """
         incoming = self._incoming(request)
         with self._lock:
+            last_played: Interaction | None = None
             for position, (interaction, recorded) in enumerate(self._recorded):
-                if position in self._played:
+                if recorded is not None and not vcr_matchers.requests_match(incoming, recorded, self.matchers):
                     continue
-                if recorded is None or vcr_matchers.requests_match(incoming, recorded, self.matchers):
+                if position not in self._played:
                     if consume:
                         self._played.add(position)
                     return interaction
+                last_played = interaction
+            if self.repeat and last_played is not None:
+                return last_played
             raise NoMatchError(self._explain(incoming))
 
     def _recorded_request(self, request: Request) -> VcrRequest:
@@ -108,7 +117,8 @@ class Playback:
         label = f"interaction {closest.id} ({closest.request.method} {closest.request.url})"
         if count == 0:
             return (f"{head} It matches {label}, but that was already replayed; each recorded interaction "
-                    "answers once, in order. Record the repeated call too, or create a new client to start over.")
+                    "answers once, in order. Record the repeated call too, replay with repeat=True, or create a new "
+                    "client to start over.")
         details = "\n".join(f"- {name}: {message}" for name, message in failures)
         return (f"{head}\nClosest: {label}{' (already replayed)' if played else ''}, which differs in:\n{details}\n"
                 "Re-record the cassette, or ignore volatile body keys with ignore_keys=[...].")

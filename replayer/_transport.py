@@ -81,7 +81,8 @@ class ReplayTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
     (default: the real monotonic clock) is where pacing and stalls wait, e.g. a VirtualClock.
     `faults` (objects or specs, see `replayer.faults`) break calls on purpose. `calls` lists the
     interactions played, in order; `requests` counts every HTTP request, faulted or not.
-    `chunking` re-cuts every response body (see `replayer.Chunking`), after any fault.
+    `chunking` re-cuts every response body (see `replayer.Chunking`), after any fault. With
+    `repeat`, a request whose recordings are all played gets the last of them again.
 
     >>> client = anthropic.Anthropic(api_key="-", http_client=httpx2.Client(transport=ReplayTransport("chat.jsonl")))
     """
@@ -89,13 +90,14 @@ class ReplayTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
     def __init__(self, cassette: Cassette | str | os.PathLike[str] | Any, *, speed: float | None = None,
                  clock: Clock | None = None, faults: FaultsArg = (),
                  match_on: Sequence[str | Matcher] = DEFAULT_MATCH_ON, ignore_keys: Iterable[str] = (),
-                 redactor: Redactor | None = None, chunking: Chunking | None = None) -> None:
+                 redactor: Redactor | None = None, chunking: Chunking | None = None, repeat: bool = False) -> None:
         self.cassette = as_cassette(cassette)
         self.chunking = chunking
         self.speed = checked_speed(speed)
         self.clock: Clock = clock if clock is not None else RealClock()
         self.faults = _faults.parse_all(faults)
-        self.playback = Playback(self.cassette, match_on=match_on, ignore_keys=ignore_keys, redactor=redactor)
+        self.playback = Playback(self.cassette, match_on=match_on, ignore_keys=ignore_keys, redactor=redactor,
+                                 repeat=repeat)
         self.calls: list[Interaction] = []
         self.requests = 0
         self._lock = threading.Lock()

@@ -54,20 +54,6 @@ from ._generated import GeneratedStream, Timing
 from ._mutate import SPLITTABLE, MutatedCassette, insert_event, retime, split_delta, splittable
 from ._synthetic import message
 
-__all__ = [
-    "BLOCK_KINDS",
-    "DELTA_TYPES",
-    "STOP_REASONS",
-    "Chunking",
-    "GeneratedStream",
-    "MutatedCassette",
-    "Timing",
-    "chunkings",
-    "message_streams",
-    "mutations",
-    "timings",
-]
-
 BLOCK_KINDS: tuple[str, ...] = ("text", "citations", "tool_use", "thinking", "redacted_thinking", "server_tool_use")
 """What `message_streams(blocks=...)` can put in a message (`server_tool_use` brings its web search result)."""
 STOP_REASONS: tuple[str, ...] = ("end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal",

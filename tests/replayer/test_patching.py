@@ -102,6 +102,23 @@ def test_identical_requests_replay_in_recorded_order_and_each_client_starts_over
             client.messages.create(**BODY, stream=True)
 
 
+def test_repeat_keeps_answering_with_the_last_recording_once_all_are_played(tmp_path: Path) -> None:
+    path = tmp_path / "c.jsonl"
+    first, second = text_message("first answer"), text_message("second answer")
+    with ScriptedUpstream([stream_reply(first), stream_reply(second)]) as upstream, recorder.record(path):
+        app(upstream.base_url), app(upstream.base_url)
+    client = replayer.FakeAnthropic(path, repeat=True)
+    texts = []
+    for _ in range(4):
+        with client.messages.stream(**BODY) as stream:
+            texts.append(stream.get_final_text())
+    assert texts == ["first answer", "second answer", "second answer", "second answer"]
+    with pytest.raises(replayer.NoMatchError):  # repeating never answers a request nothing matches
+        client.messages.create(**{**BODY, "messages": [{"role": "user", "content": "other"}]}, stream=True)
+    with replayer.replay(path, repeat=True):
+        assert [app("http://127.0.0.1:9") for _ in range(3)] == ["first answer", "second answer", "second answer"]
+
+
 def test_ignore_keys_and_match_on(tmp_path: Path) -> None:
     path = tmp_path / "c.jsonl"
     with ScriptedUpstream([stream_reply(TEXT)]) as upstream, recorder.record(path):
