@@ -15,7 +15,7 @@ from recorder import Cassette, Event, Interaction, Payload
 
 from .. import faults as _faults
 from .._chunking import Chunking
-from ._generated import _cut, _Replayable, describe_cassette, fault_spec
+from ._generated import _Replayable, describe_cassette, fault_spec, wrap
 
 # The string field each splittable delta type carries.
 SPLITTABLE = {"text_delta": "text", "thinking_delta": "thinking", "input_json_delta": "partial_json"}
@@ -41,11 +41,11 @@ class MutatedCassette(_Replayable):
 
     def describe(self, width: int | None = 160) -> list[str]:
         """The changes, then one line per event of the changed cassette, then chunking and faults."""
-        lines = [f"# {change}" for change in self.changes] + describe_cassette(self.cassette, width)
+        lines = [f"# {change}" for change in self.changes] + describe_cassette(self.cassette, None)
         if self.chunking is not None and self.chunking != Chunking():
             lines.append(f"(bytes cut: {self.chunking})")
         lines += [f"(fault: {fault_spec(f)})" for f in self.faults]
-        return [_cut(line, width) for line in lines]
+        return wrap(lines, width)
 
 
 def insert_event(interaction: Interaction, at: int, name: str, data: Any) -> Interaction:

@@ -50,7 +50,7 @@ from recorder import Cassette
 
 from .. import faults as _faults
 from .._chunking import Chunking
-from ._generated import GeneratedStream, Timing
+from ._generated import DELTA_TYPES, GeneratedStream, Timing
 from ._mutate import SPLITTABLE, MutatedCassette, insert_event, retime, split_delta, splittable
 from ._synthetic import message
 
@@ -59,9 +59,6 @@ BLOCK_KINDS: tuple[str, ...] = ("text", "citations", "tool_use", "thinking", "re
 STOP_REASONS: tuple[str, ...] = ("end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal",
                                  "model_context_window_exceeded")
 """Every stop reason of the Messages API (anthropic 2.14 `StopReason`)."""
-DELTA_TYPES: tuple[str, ...] = ("text_delta", "input_json_delta", "citations_delta", "thinking_delta",
-                                "signature_delta")
-"""Every known `content_block_delta` type."""
 
 _MODELS = ("claude-haiku-4-5", "claude-sonnet-4-6", "claude-opus-4-7", "claude-haiku-4-5-20251001")
 _B64 = string.ascii_letters + string.digits + "+/="
@@ -275,15 +272,15 @@ def _unknown_delta(index: int, name: str, fields: dict[str, Any]) -> tuple[str, 
                                    "delta": {**fields, "type": f"{name}_delta"}}
 
 
-def _ordered(blocks: list[_Block]) -> list[_Block]:
+def _ordered(blocks: list[_Block], tag: str = "fuzz") -> list[_Block]:
     """Thinking first and client tool calls last, as the API orders them; ids assigned in order."""
     rank = {"thinking": 0, "redacted_thinking": 0, "tool_use": 2}
     out, server_id = [], ""
     for n, block in enumerate(sorted(blocks, key=lambda b: rank.get(b.kind, 1)), 1):
         if block.kind == "tool_use":
-            block = block.setting("id", f"toolu_fuzz{n:02d}")
+            block = block.setting("id", f"toolu_{tag}{n:02d}")
         elif block.kind == "server_tool_use":
-            server_id = f"srvtoolu_fuzz{n:02d}"
+            server_id = f"srvtoolu_{tag}{n:02d}"
             block = block.setting("id", server_id)
         elif block.kind == "web_search_tool_result":
             block = block.setting("tool_use_id", server_id)
@@ -317,6 +314,7 @@ class _Config:
         return self.call
 
 
+_STREAMED = frozenset(("text", "citations", "tool_use", "thinking", "server_tool_use"))
 _STOP_SEQUENCES = st.sampled_from(("\n\nHuman:", "END", "</answer>", "。"))
 # Each extra event is three bytes: what (ping, unknown event, unknown delta; and which), where, which block.
 _EXTRAS = st.lists(st.binary(min_size=3, max_size=3), max_size=5)
@@ -337,10 +335,26 @@ def _streams(draw: Any, config: _Config) -> GeneratedStream:
             stop = "tool_use"  # a message with tool calls ends for them (or runs out of tokens)
         else:
             blocks = [b for b in blocks if b.kind != "tool_use"]
-    blocks = _ordered(blocks)
+    events, final = assemble(draw, blocks, stop, draw(_STOP_SEQUENCES) if stop == "stop_sequence" else None,
+                             pings=config.pings, unknown_events=config.unknown_events)
+    timing = draw(config.timings) if config.timings is not None else Timing()
+    chunking = draw(config.chunkings) if config.chunkings is not None else None
+    return GeneratedStream(tuple(events), final, timing, chunking)
 
-    usage, model, cumulative, refusal = draw(_MESSAGE_STYLES)
-    delta_usage: dict[str, Any] = {"output_tokens": _output_tokens(blocks)}
+
+def assemble(draw: Any, blocks: list[_Block], stop: str, stop_sequence: str | None, *, pings: bool,
+             unknown_events: bool, model: str | None = None, tag: str = "fuzz",
+             output_tokens: int | None = None) -> tuple[list[tuple[str, Any]], dict[str, Any]]:
+    """The events of a message made of `blocks` (put in API order), and the Message the SDK must assemble.
+
+    `tag` makes the message and tool ids (`msg_<tag>01`, `toolu_<tag>NN`); `model` and
+    `output_tokens` default to drawn ones and to an estimate from the streamed content.
+    """
+    blocks = _ordered(blocks, tag)
+    usage, drawn_model, cumulative, refusal = draw(_MESSAGE_STYLES)
+    model = model or drawn_model
+    msg_id = f"msg_{tag}01"
+    delta_usage: dict[str, Any] = {"output_tokens": output_tokens or _output_tokens(blocks)}
     if cumulative:  # newer API versions repeat the cumulative totals in message_delta
         delta_usage.update({k: usage[k] for k in ("input_tokens", "cache_creation_input_tokens",
                                                    "cache_read_input_tokens")})
@@ -348,20 +362,17 @@ def _streams(draw: Any, config: _Config) -> GeneratedStream:
             delta_usage["server_tool_use"] = {"web_search_requests": searches, "web_fetch_requests": 0}
         if any(b.kind == "thinking" for b in blocks):
             delta_usage["output_tokens_details"] = {"thinking_tokens": delta_usage["output_tokens"] // 2}
-    stop_sequence = draw(_STOP_SEQUENCES) if stop == "stop_sequence" else None
     stop_details = refusal if stop == "refusal" else None
-    base = message(*[(b.start, list(b.deltas)) for b in blocks], model=model, msg_id="msg_fuzz01",
+    base = message(*[(b.start, list(b.deltas)) for b in blocks], model=model, msg_id=msg_id,
                    stop_reason=stop, stop_sequence=stop_sequence, ping=False, usage=usage, delta_usage=delta_usage,
                    stop_details=stop_details)
-    events = _with_extras(draw, base, blocks, pings=config.pings, unknown=config.unknown_events)
-    final = {"id": "msg_fuzz01", "type": "message", "role": "assistant", "model": model,
+    events = _with_extras(draw, base, blocks, pings=pings, unknown=unknown_events)
+    final = {"id": msg_id, "type": "message", "role": "assistant", "model": model,
              "content": [b.final for b in blocks], "stop_reason": stop, "stop_sequence": stop_sequence,
              "stop_details": stop_details,
              # message_delta's usage holds cumulative totals: they replace message_start's.
              "usage": {**usage, **{k: v for k, v in delta_usage.items() if v is not None}}}
-    timing = draw(config.timings) if config.timings is not None else Timing()
-    chunking = draw(config.chunkings) if config.chunkings is not None else None
-    return GeneratedStream(tuple(events), final, timing, chunking)
+    return events, final
 
 
 def _with_extras(draw: Any, base: list[tuple[str, Any]], blocks: list[_Block], *, pings: bool,
@@ -375,7 +386,8 @@ def _with_extras(draw: Any, base: list[tuple[str, Any]], blocks: list[_Block], *
         return base
     last = len(base) - 1  # insert before message_stop at the latest
     starts = [i for i, (name, _) in enumerate(base) if name == "content_block_start"]
-    known = [i for i, b in enumerate(blocks) if b.kind != "unknown"]
+    # Only blocks that stream deltas can take an unknown one (redacted thinking and search results never do).
+    known = [i for i, b in enumerate(blocks) if b.kind in _STREAMED]
     extras: dict[int, list[tuple[str, Any]]] = {}
     for what, where, which in draw(_EXTRAS):
         kind = kinds[what % len(kinds)]
