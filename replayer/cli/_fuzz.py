@@ -19,17 +19,27 @@ import recorder
 @click.option("--seed", type=int, default=None, help="Seed the search, to repeat a run exactly.")
 @click.option("--save-failures", type=click.Path(file_okay=False, path_type=Path), default=Path("cassette-failures"),
               show_default=True, help="Directory where the minimal failing case is saved as a cassette.")
+@click.option("--conversations", is_flag=True,
+              help="Answer every request as it arrives, drawn for that request (tools it offers, tool_choice, "
+                   "thinking, multi-turn): for agent loops.")
+@click.option("--database", default=None, metavar="DIR|redis://...",
+              help="Hypothesis' example database: failures saved there by any run (any machine sharing it) "
+                   "are replayed first, and new ones saved.")
 @click.option("-j", "--workers", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Search in this many processes (one per core); the first failure found is shrunk and shown.")
+              help="Search in this many processes sharing one example database; the first failure is replayed "
+                   "from it, shrunk and shown.")
 @click.pass_context
 def fuzz_command(ctx: click.Context, target: str, cassette_file: Path | None, examples: int, seed: int | None,
-                 save_failures: Path, workers: int) -> None:
+                 save_failures: Path, conversations: bool, database: str | None, workers: int) -> None:
     """Run TARGET (module:function taking an anthropic client) on generated streams until it raises.
 
     TARGET gets a FakeAnthropic (a FakeAsyncAnthropic if it is a coroutine function) that
-    answers any request with a protocol-valid generated stream. On the first exception the
-    stream is shrunk to a minimal one, printed event by event with the exception, and saved as
-    a cassette for `cassette play`. Exit status 1 on a failure, 0 when every case passed.
+    answers any request with a protocol-valid generated stream (with --conversations: each
+    request with an answer drawn for it). A TARGET taking two parameters, (client, expected),
+    also gets the final Message of each answer so far, to compare with what it made. On the
+    first exception the case is shrunk to a minimal one, printed event by event with the
+    exception, and saved as a cassette for `cassette play`. Exit status 1 on a failure, 0 when
+    every case passed.
     """
     from ..fuzzing._runner import fuzz, report
 
@@ -40,9 +50,11 @@ def fuzz_command(ctx: click.Context, target: str, cassette_file: Path | None, ex
             total = f"/{examples}" if phase == "searching" else ""
             click.echo(f"\r{phase} {target}: {runs}{total} ", nl=False, err=True)
 
+    if conversations and cassette_file is not None:
+        raise click.UsageError("--conversations and --cassette are two different sources of cases: choose one")
     cassette = recorder.load(cassette_file) if cassette_file is not None else None
     result = fuzz(target, cassette=cassette, examples=examples, seed=seed, save_failures=save_failures,
-                  progress=progress, workers=workers)
+                  progress=progress, workers=workers, conversations=conversations, database=database)
     if live:
         click.echo("", err=True)
     for line in report(result):

@@ -147,6 +147,11 @@ class GeneratedStream(_Replayable):
                                   end=End(end_t, "complete"))
         return Cassette((interaction,), {"cassette": recorder.FORMAT_VERSION, "synthetic": SYNTHETIC})
 
+    @property
+    def expected(self) -> list[dict[str, Any]]:
+        """The oracle two-parameter fuzz targets get: `[final_message]`."""
+        return [self.final_message]
+
     def with_timing(self, timing: Timing) -> GeneratedStream:
         """The same stream, its events arriving at `timing`."""
         return replace(self, timing=timing)

@@ -1,10 +1,19 @@
 """`fuzz()`: drive an app's streaming code with generated streams until it breaks, then shrink.
 
 The target is a function taking an anthropic client (sync, or async: it then gets an
-AsyncAnthropic) that makes whatever request it wants and consumes the stream. Each case is a
-`GeneratedStream` (or, with `cassette=`, a `MutatedCassette`) replayed through the real SDK.
-The first exception the target raises is a failure: hypothesis shrinks the case to a minimal
-one, which is returned (and saved as a cassette) with the exception.
+AsyncAnthropic) that makes whatever requests it wants and consumes the streams; a target with
+two parameters, `check(client, expected)`, also gets the oracle: the final Message (a dict) of
+each answer so far, in order. Each case is a `GeneratedStream`, a `Conversation` (with
+`conversations=True`: every request answered as it arrives) or, with `cassette=`, a
+`MutatedCassette`, replayed through the real SDK. The first exception the target raises is a
+failure: hypothesis shrinks the case to a minimal one, which is returned (and saved as a
+cassette) with the exception.
+
+Campaigns scale out on hypothesis' example database: with `database=` (a directory, possibly
+on shared storage, a `redis://` URL, or any `ExampleDatabase`) every run first replays the
+failures saved there by any run of the same target and strategy, on any machine, and saves its
+own; `workers=N` runs N searching processes on one database and replays the first failure
+saved there in this process.
 
 >>> result = fuzz("myapp.streaming:answer", examples=200, seed=1)
 >>> result.ok or print(*result.failure.case.describe(), sep="\\n")
@@ -19,9 +28,9 @@ import importlib
 import inspect
 import multiprocessing
 import os
-import pickle
 import random
 import sys
+import tempfile
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -29,18 +38,20 @@ from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
-from hypothesis import seed as seed_with
+from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
 from hypothesis.errors import HypothesisException
 from hypothesis.strategies import SearchStrategy
 
 from recorder import Cassette
 
 from .._errors import ReplayError
+from ._conversations import Conversation
 from ._generated import GeneratedStream
 from ._mutate import MutatedCassette
 
-Case = GeneratedStream | MutatedCassette
-Target = Callable[[Any], Any]
+Case = GeneratedStream | Conversation | MutatedCassette
+Target = Callable[..., Any]
+DatabaseArg = ExampleDatabase | str | os.PathLike[str] | None
 Progress = Callable[[str, int], None]
 """Called as `progress(phase, runs)`, phase "searching" or "shrinking"."""
 
@@ -102,53 +113,103 @@ def load_target(spec: str) -> Target:
 
 
 def run_case(target: Target, case: Case) -> Any:
-    """Run `target` once on `case`: a fresh fake client (async if the target is a coroutine function)."""
+    """Run `target` once on `case`: a fresh fake client (async if the target is a coroutine function),
+    and the oracle too when the target takes two parameters."""
+    oracle = _wants_oracle(target)
+    if oracle and isinstance(case, MutatedCassette):
+        raise FuzzError("a two-parameter target needs generated streams or conversations: a mutated cassette "
+                        "has no expected Message")
+    extra = (case.expected,) if oracle else ()  # type: ignore[union-attr]
     if inspect.iscoroutinefunction(target):
-        return asyncio.run(_arun(target, case))
+        return asyncio.run(_arun(target, case, extra))
     with case.client() as client:
-        return target(client)
+        return target(client, *extra)
 
 
-async def _arun(target: Target, case: Case) -> Any:
+async def _arun(target: Target, case: Case, extra: tuple[Any, ...]) -> Any:
     async with case.async_client() as client:
-        return await target(client)
+        return await target(client, *extra)
+
+
+def _wants_oracle(target: Target) -> bool:
+    """Whether `target` takes a second positional parameter (`check(client, expected)`)."""
+    try:
+        parameters = inspect.signature(target).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in parameters)
+
+
+def example_database(spec: DatabaseArg) -> ExampleDatabase | None:
+    """An ExampleDatabase from a directory path or a `redis://` URL (hypothesis[redis]); None stays None."""
+    if spec is None or isinstance(spec, ExampleDatabase):
+        return spec
+    if str(spec).startswith(("redis://", "rediss://")):
+        try:
+            import redis
+            from hypothesis.extra.redis import RedisExampleDatabase
+        except ImportError:
+            raise FuzzError("a redis:// database needs the redis client: pip install 'hypothesis[redis]'") from None
+        return RedisExampleDatabase(redis.Redis.from_url(str(spec)))
+    return DirectoryBasedExampleDatabase(os.fspath(spec))
 
 
 def fuzz(target: str | Target, *, cassette: Cassette | str | os.PathLike[str] | None = None, examples: int = 100,
          seed: int | None = None, save_failures: str | os.PathLike[str] | None = None,
          strategy: SearchStrategy[Any] | None = None, progress: Progress | None = None,
-         workers: int = 1) -> FuzzResult:
+         workers: int = 1, conversations: bool = False, database: DatabaseArg = None) -> FuzzResult:
     """Run `target` on up to `examples` generated cases; on the first exception, shrink and stop.
 
     `target` is a callable or a `module:function` spec. Cases come from `strategy`, else
     `mutations(cassette, any_request=True)` when a `cassette` is given, else
+    `conversations(chunkings=chunkings())` with `conversations=True`, else
     `message_streams(chunkings=chunkings())`. `seed` makes the run repeatable. The minimal failing
-    case is saved under `save_failures` (a directory) when given.
+    case is saved under `save_failures` (a directory) when given, one file per distinct failure.
 
-    `workers > 1` searches in that many forked processes (seeds `seed`, `seed + 1`, ...), sharing
-    the examples, and keeps the first failure found; the run is then only repeatable per worker.
+    `database` (a directory, a `redis://` URL or an ExampleDatabase) is hypothesis' example
+    database: failures saved there by earlier runs, here or on other machines sharing it, are
+    replayed first. `workers > 1` searches in that many forked processes (seeds `seed`,
+    `seed + 1`, ...) sharing one database (a temporary one unless given), splitting the
+    examples; the first failure saved there is replayed and reported by this process.
     """
+    from ._conversations import conversations as conversation_strategy
     from ._strategies import chunkings, message_streams, mutations
 
     name = target if isinstance(target, str) else _name_of(target)
     function = load_target(target) if isinstance(target, str) else target
+    if cassette is not None and _wants_oracle(function):
+        raise FuzzError(f"{name} takes (client, expected), but a mutated cassette has no expected Message: "
+                        f"fuzz it with generated streams or conversations")
     if strategy is None:
-        strategy = (mutations(cassette, any_request=True) if cassette is not None
-                    else message_streams(chunkings=chunkings()))
+        if cassette is not None:
+            strategy = mutations(cassette, any_request=True)
+        elif conversations:
+            strategy = conversation_strategy(chunkings=chunkings())
+        else:
+            strategy = message_streams(chunkings=chunkings())
+    db = example_database(database)
     if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
-        result = _parallel(function, name, strategy, examples, seed, progress, workers)
+        with tempfile.TemporaryDirectory(prefix="cassette-fuzz-") as scratch:
+            shared = db if db is not None else DirectoryBasedExampleDatabase(scratch)
+            result = _parallel(function, name, strategy, examples, seed, progress, workers, shared)
     else:
-        result = _search(function, name, strategy, examples, seed, progress)
+        result = _search(function, name, strategy, examples, seed, progress, db)
     if result.failure is None or save_failures is None:
         return result
-    case = result.failure.case
-    saved = case.save(Path(save_failures) / _file_name(name, case))
-    return replace(result, failure=replace(result.failure, saved=saved))
+    failure = result.failure
+    saved = failure.case.save(Path(save_failures) / _file_name(name, failure))
+    return replace(result, failure=replace(failure, saved=saved))
+
+
+_SEARCH = (Phase.reuse, Phase.generate, Phase.shrink)
+_REPLAY = (Phase.reuse, Phase.shrink)
 
 
 def _search(function: Target, name: str, strategy: SearchStrategy[Any], examples: int, seed: int | None,
-            progress: Progress | None) -> FuzzResult:
-    """One hypothesis run: search, shrink the first failure, return it (unsaved)."""
+            progress: Progress | None, database: ExampleDatabase | None = None,
+            phases: tuple[Phase, ...] = _SEARCH) -> FuzzResult:
+    """One hypothesis run: replay the database's failures, search, shrink the first failure, return it (unsaved)."""
     state = _State(progress)
 
     def check(case: Case) -> None:
@@ -159,17 +220,22 @@ def _search(function: Target, name: str, strategy: SearchStrategy[Any], examples
             state.failed = True
             raise
 
-    test = settings(max_examples=examples, database=None, deadline=None, derandomize=False,
-                    phases=(Phase.generate, Phase.shrink), suppress_health_check=list(HealthCheck),
-                    verbosity=Verbosity.quiet, report_multiple_bugs=False, print_blob=False)(given(strategy)(check))
+    test = settings(max_examples=examples, database=database, deadline=None, derandomize=False, phases=phases,
+                    suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet, report_multiple_bugs=False,
+                    print_blob=False)(given(strategy)(check))
+    # Failures are filed under the target and the strategy (the wrapper above is the same for every target).
+    test._hypothesis_internal_database_key = hashlib.sha256(f"{name}\n{strategy!r}".encode()).digest()
     if seed is not None:
-        test = seed_with(seed)(test)
+        # What hypothesis.seed() does, minus switching the database off: a seeded worker still shares it.
+        test._hypothesis_internal_use_seed = seed
     try:
         test()
     except HypothesisException as exc:
         if not state.failed:
             raise FuzzError(f"hypothesis could not fuzz {name}: {exc}") from exc
         error: BaseException = _cause(exc)
+    except FuzzError:
+        raise
     except Exception as exc:  # the target's own exception, raised again on the minimal case
         error = exc
     else:
@@ -180,13 +246,17 @@ def _search(function: Target, name: str, strategy: SearchStrategy[Any], examples
 
 
 def _parallel(function: Target, name: str, strategy: SearchStrategy[Any], examples: int, seed: int | None,
-              progress: Progress | None, workers: int) -> FuzzResult:
-    """`_search` in `workers` forked processes; the first failure wins and the others are stopped."""
+              progress: Progress | None, workers: int, database: ExampleDatabase) -> FuzzResult:
+    """`_search` in `workers` forked processes on one database; the first failure saved there is replayed here.
+
+    Only counts and a flag cross processes: the failing case travels through the database, as
+    between machines, so this process shrinks (it is minimal already) and reports it itself.
+    """
     context = multiprocessing.get_context("fork")  # the children inherit the target: nothing to import or pickle
     queue = context.SimpleQueue()
     base = seed if seed is not None else random.getrandbits(32)
     shares = [examples // workers + (i < examples % workers) for i in range(workers)]
-    processes = [context.Process(target=_worker, args=(queue, i, function, name, strategy, share, base + i),
+    processes = [context.Process(target=_worker, args=(queue, i, function, name, strategy, share, base + i, database),
                                  daemon=True) for i, share in enumerate(shares) if share]
     gc.freeze()  # the children's collector then leaves the parent's objects (and their pages) alone
     try:
@@ -195,10 +265,10 @@ def _parallel(function: Target, name: str, strategy: SearchStrategy[Any], exampl
     finally:
         gc.unfreeze()
     searched = [0] * len(processes)  # cases searched per worker, as last reported
-    finished: dict[int, FuzzResult] = {}
-    failed: FuzzResult | None = None
+    finished = 0
+    failed = False
     try:
-        while len(finished) < len(processes) and failed is None:
+        while finished < len(processes) and not failed:
             kind, index, payload = queue.get()
             if kind == "progress":
                 phase, runs = payload
@@ -209,37 +279,33 @@ def _parallel(function: Target, name: str, strategy: SearchStrategy[Any], exampl
             elif kind == "error":
                 raise FuzzError(payload)
             else:
-                finished[index] = payload
-                searched[index] = payload.runs
-                failed = payload if payload.failure is not None else None
+                finished += 1
+                searched[index], failed = payload
     finally:
         for process in processes:  # ours: stop the searches still running once one has failed
             if process.is_alive():
                 process.terminate()
             process.join()
-    if failed is None:
+    if not failed:
         return FuzzResult(name, sum(searched))
-    return FuzzResult(name, sum(searched), failed.shrink_runs, failed.failure)
+    replayed = _search(function, name, strategy, examples, seed, progress, database, _REPLAY)
+    if replayed.failure is None:
+        raise FuzzError(f"{name} failed in a worker but not when its saved failure was replayed: is it flaky?")
+    return FuzzResult(name, sum(searched), replayed.shrink_runs, replayed.failure)
 
 
 def _worker(queue: Any, index: int, function: Target, name: str, strategy: SearchStrategy[Any], examples: int,
-            seed: int) -> None:
+            seed: int, database: ExampleDatabase) -> None:
     def progress(phase: str, runs: int) -> None:
         if runs % 10 == 0:
             queue.put(("progress", index, (phase, runs)))
 
     try:
-        result = _search(function, name, strategy, examples, seed, progress)
+        result = _search(function, name, strategy, examples, seed, progress, database)
     except FuzzError as exc:
         queue.put(("error", index, str(exc)))
         return
-    try:
-        pickle.dumps(result)
-    except Exception:  # an exception that cannot cross processes: keep its type name and message
-        assert result.failure is not None
-        error = RuntimeError(result.failure.summary)
-        result = replace(result, failure=replace(result.failure, error=error))
-    queue.put(("done", index, result))
+    queue.put(("done", index, (result.runs, result.failure is not None)))
 
 
 class _State:
@@ -293,8 +359,10 @@ def _name_of(target: Target) -> str:
     return f"{named.__module__}:{named.__qualname__}"
 
 
-def _file_name(target: str, case: Case) -> str:
-    digest = hashlib.sha1("\n".join(case.describe(None)).encode()).hexdigest()[:8]
+def _file_name(target: str, failure: Failure) -> str:
+    """One file per distinct failure: named after the case and what it raised."""
+    text = "\n".join([*failure.case.describe(None), failure.summary])
+    digest = hashlib.sha1(text.encode()).hexdigest()[:8]
     safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in target)
     return f"{safe}-{digest}.jsonl"
 
@@ -306,7 +374,8 @@ def report(result: FuzzResult) -> list[str]:
     failure = result.failure
     case = failure.case
     events = sum(len(i.events) for i in case.cassette)
-    lines = [f"{result.target} failed on case {result.runs}; shrunk in {result.shrink_runs} runs to {events} events:",
+    size = f"{len(case.cassette)} turns, {events} events" if isinstance(case, Conversation) else f"{events} events"
+    lines = [f"{result.target} failed on case {result.runs}; shrunk in {result.shrink_runs} runs to {size}:",
              *(f"  {line}" for line in case.describe()), "", failure.traceback.rstrip()]
     if failure.saved is not None:
         options = case.replay_options()

@@ -154,8 +154,18 @@ def test_cli_finds_shrinks_saves_and_the_saved_cassette_plays(tmp_path: Path, mo
     assert result.exit_code == 1, result.output
     lines = result.output.splitlines()
     assert lines[0].startswith("examples.consumers:naive_tool_input failed on case")
-    events = [line for line in lines if line.startswith("  ") and not line.startswith("  File")]
+    shown = [line for line in lines if line.startswith("  ") and not line.startswith("  File")]
+    # Long event lines are wrapped onto indented lines, never cut: joined back, they are whole.
+    events: list[str] = []
+    for line in shown:
+        if line.startswith("      "):
+            events[-1] += line[6:]
+        else:
+            events.append(line[2:])
+    assert any(len(line) > 160 for line in events)
     assert [line.split()[0] for line in events][:2] == ["message_start", "content_block_start"]
+    assert all(json.loads(line.split(" ", 1)[1].split("  [future API")[0]) for line in events
+               if line.split()[0] in ("message_start", "message_delta"))
     assert sum('"type":"tool_use"' in line for line in events) == 2
     assert "json.decoder.JSONDecodeError: Extra data" in result.output
     saved = next(tmp_path.glob("*.jsonl"))
