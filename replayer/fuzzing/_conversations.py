@@ -17,7 +17,8 @@ arrives, conditioned on what the request allows, as the API would:
 - multi-turn: the turn is the number of assistant messages in the request; from turn
   `max_turns - 1` on (counting from 0) the answer is final (no tool calls, unless tool_choice
   forces one). A request the API would reject for breaking the tool-use protocol (a `tool_use`
-  without its `tool_result` right after) gets the API's 400 `invalid_request_error`.
+  without its `tool_result` right after) gets the API's 400 `invalid_request_error`, and so
+  does a request past `max_requests` in one example (a loop that never ends).
 
 Each answered request becomes a turn: the request, the stream (with the Message the SDK must
 assemble, as `message_streams()` gives) and one interaction of `cassette`, which `save()`
@@ -54,6 +55,7 @@ from ._generated import SSE_HEADERS, SYNTHETIC, GeneratedStream, _Replayable, de
 from ._strategies import (
     _BLOBS,
     _JSON_STYLES,
+    _output_tokens,
     _SEARCH_CONTENTS,
     _Block,
     _cited_text_block,
@@ -69,10 +71,6 @@ from ._strategies import (
 _JSON_HEADERS = {"content-type": "application/json", "request-id": "req_generated"}
 _ERROR_HEADERS = {**_JSON_HEADERS, "x-should-retry": "false"}
 _TEXT_STOPS = ("end_turn", "max_tokens", "stop_sequence", "refusal")
-
-
-class ConversationError(InvalidArgument):
-    """The application kept a conversation going past what a responder allows (`max_requests`)."""
 
 
 @dataclass(frozen=True)
@@ -259,6 +257,8 @@ def _answer(draw: Any, offer: _Offer, options: _Options) -> tuple[list[_Block], 
         name = draw(st.sampled_from(names))
         value = draw(_tool_inputs(name, offer.tools[name]))
         blocks += _tool_use_block(name, value, draw(_JSON_STYLES), draw(cuts))
+    if _output_tokens(blocks) > offer.max_tokens:  # the answer runs out of tokens (in a tool call: dropped)
+        return [b for b in blocks if b.kind != "tool_use"], "max_tokens", None, offer.max_tokens
     if any(b.kind == "tool_use" for b in blocks):
         return blocks, "tool_use", None, None
     stops = [s for s in _TEXT_STOPS if s != "stop_sequence" or offer.stop_sequences]
@@ -307,11 +307,12 @@ class Conversation(_Replayable):
         body = json.loads(request.content or b"{}")
         with self._lock:
             n = len(self.turns)
-            if n >= self.options.max_requests:
-                raise ConversationError(f"the application sent more than {self.options.max_requests} requests in "
-                                        f"one conversation; does its loop end? (conversations(max_requests=...))")
             recorded = Request(request.method, str(request.url), {}, Payload(body))
-            if (problem := _protocol_error(body)) is not None:
+            problem = _protocol_error(body)
+            if n >= self.options.max_requests:
+                problem = (f"conversations(): the application sent more than {self.options.max_requests} requests "
+                           f"in one example; does its loop end? (raise max_requests if it should go on)")
+            if problem is not None:  # the SDK raises BadRequestError, and does not retry
                 error = {"type": "error", "error": {"type": "invalid_request_error", "message": problem}}
                 interaction = Interaction(n, recorded, Response(0.1, 400, _ERROR_HEADERS),
                                           body=Body(0.1, Payload(error)), end=End(0.1, "complete"))
@@ -400,7 +401,7 @@ def conversations(*, max_turns: int = 4, max_tool_calls: int = 3, max_requests: 
 
     From turn `max_turns - 1` on, answers are final (no tool calls, unless tool_choice forces
     one); at most `max_tool_calls` parallel tool calls per answer; more than `max_requests`
-    requests in one example raise ConversationError (an agent loop that never ends). `pings`,
+    requests in one example get a 400 saying so (an agent loop that never ends). `pings`,
     `unknown_events`, `texts` and `max_deltas` mean what they mean for `message_streams()`;
     `chunkings`, when given, draws how every answer's bytes are cut.
 

@@ -39,7 +39,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
-from hypothesis.errors import HypothesisException
+from hypothesis.errors import HypothesisException, StopTest
 from hypothesis.strategies import SearchStrategy
 
 from recorder import Cassette
@@ -216,6 +216,9 @@ def _search(function: Target, name: str, strategy: SearchStrategy[Any], examples
         state.start(case)
         try:
             run_case(function, case)
+        except StopTest:  # hypothesis abandoned a conversation mid-draw: not a case, not a failure
+            state.abandoned()
+            raise
         except BaseException:
             state.failed = True
             raise
@@ -318,6 +321,11 @@ class _State:
         self.shrink_runs = 0
         self.failed = False
         self.current: Case | None = None
+
+    def abandoned(self) -> None:
+        self.runs -= 1
+        if self.failed:
+            self.shrink_runs -= 1
 
     def start(self, case: Case) -> None:
         if self.failed:
