@@ -32,10 +32,11 @@ import _common as c
 import anthropic
 import httpx2
 from hypothesis import HealthCheck, Phase, given, seed, settings
+from hypothesis import strategies as st
 
 from replayer.fuzzing._runner import fuzz
 from replayer.fuzzing._synthetic import sse_bytes
-from replayer.strategies import chunkings, message_streams, st
+from replayer.strategies import chunkings, message_streams
 
 BENCH = "fuzz"
 TARGET = 200.0  # streams per second, end to end

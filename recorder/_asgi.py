@@ -60,6 +60,14 @@ class Aborted(Exception):
 class _Protocol(H11Protocol):
     """uvicorn's h11 protocol; the task it starts for a request knows its connection and arrival time."""
 
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        # Accepted sockets come without TCP_NODELAY here: on a kept-alive connection, Nagle then holds
+        # each small write of a streamed body until the client's delayed ACK, 40 ms per response.
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().connection_made(transport)
+
     def handle_events(self) -> None:
         # uvicorn creates the request's task in here; a task copies the current context.
         connection = _CONNECTION.set(self.transport)

@@ -20,7 +20,7 @@ from ._timing import Clock, Pacer, RealClock, VirtualClock
 from ._transport import ReplayStream, ReplayTransport
 from ._vcr import export_vcr, import_vcr
 from .analysis import Diff, Difference, InteractionStats, aggregate, diff, plot_latency, plot_timeline, stats
-from .server import Chunk, Reply, ScriptedUpstream, serve
+from .server import Chunk, Reply, ScriptedUpstream, Served, serve
 
 __all__ = [
     "DEFAULT_MATCH_ON",
@@ -44,6 +44,7 @@ __all__ = [
     "Reply",
     "Script",
     "ScriptedUpstream",
+    "Served",
     "VirtualClock",
     "aggregate",
     "diff",

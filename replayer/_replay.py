@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import httpx2
 
@@ -14,25 +15,25 @@ from recorder._patch import AsyncSend, Send, intercept
 from ._chunking import Chunking
 from ._match import DEFAULT_MATCH_ON, Matcher
 from ._timing import Clock
-from ._transport import FaultsArg, ReplayTransport
+from ._transport import FaultsArg, ReplayTransport, transport_for
 
 
 @contextmanager
-def replay(cassette: Cassette | str | os.PathLike[str], *, speed: float | None = None, clock: Clock | None = None,
+def replay(cassette: Cassette | str | os.PathLike[str] | Any, *, speed: float | None = None, clock: Clock | None = None,
            faults: FaultsArg = (), match_on: Sequence[str | Matcher] = DEFAULT_MATCH_ON,
            ignore_keys: Iterable[str] = (), chunking: Chunking | None = None,
            repeat: bool = False) -> Iterator[ReplayTransport]:
     """Within the block, every anthropic client (including ones the app builds) replays `cassette`.
 
     No anthropic request reaches the network: a request the cassette cannot answer raises
-    NoMatchError. Yields the ReplayTransport, whose `calls` lists what was played. The options
-    are FakeAnthropic's.
+    NoMatchError. Yields the ReplayTransport, whose `calls` lists what was played. `cassette` and
+    the options are FakeAnthropic's: a case or a conversation (answering live) work too.
 
     >>> with replay("cassettes/session.jsonl"):
     ...     run_my_app()
     """
-    transport = ReplayTransport(cassette, speed=speed, clock=clock, faults=faults, match_on=match_on,
-                                ignore_keys=ignore_keys, chunking=chunking, repeat=repeat)
+    transport = transport_for(cassette, speed=speed, clock=clock, faults=faults, match_on=match_on,
+                              ignore_keys=ignore_keys, chunking=chunking, repeat=repeat)
 
     def handle(request: httpx2.Request, send: Send) -> httpx2.Response:
         return transport.handle_request(request)

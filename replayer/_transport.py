@@ -31,6 +31,23 @@ def as_cassette(source: Any) -> Cassette:
     return load(source)
 
 
+def transport_for(source: Any, **options: Any) -> Any:
+    """What answers the requests for `source`: a ReplayTransport (`options` are its own), or, for a
+    case that answers live (a `Conversation`), that case's transport with the given chunking.
+
+    The one place FakeAnthropic, FakeAsyncAnthropic, replay() and serve() turn what they are given
+    into a transport, so that they take the same arguments. (Typed Any: a live case's transport is
+    an httpx2 sync and async transport, not necessarily a ReplayTransport.)
+    """
+    live = getattr(source, "transport", None)
+    if not callable(live):
+        return ReplayTransport(source, **options)
+    if options.get("faults"):
+        raise TypeError("faults cannot be injected into a conversation (each answer is drawn as it is asked for); "
+                        "fuzz faults with message_streams() or mutations()")
+    return live(clock=options.get("clock"), chunking=options.get("chunking"))
+
+
 class ReplayStream(httpx2.SyncByteStream, httpx2.AsyncByteStream):
     """A response body that plays a Script, sync or async, paced by `pacer` (None: instantly)."""
 
@@ -82,7 +99,8 @@ class ReplayTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
     `faults` (objects or specs, see `replayer.faults`) break calls on purpose. `calls` lists the
     interactions played, in order; `requests` counts every HTTP request, faulted or not.
     `chunking` re-cuts every response body (see `replayer.Chunking`), after any fault. With
-    `repeat`, a request whose recordings are all played gets the last of them again.
+    `repeat`, a request whose recordings are all played gets the last of them again. Given a
+    generated or mutated case, its own chunking and faults apply unless others are given.
 
     >>> client = anthropic.Anthropic(api_key="-", http_client=httpx2.Client(transport=ReplayTransport("chat.jsonl")))
     """
@@ -92,7 +110,8 @@ class ReplayTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
                  match_on: Sequence[str | Matcher] = DEFAULT_MATCH_ON, ignore_keys: Iterable[str] = (),
                  redactor: Redactor | None = None, chunking: Chunking | None = None, repeat: bool = False) -> None:
         self.cassette = as_cassette(cassette)
-        self.chunking = chunking
+        self.chunking = chunking if chunking is not None else getattr(cassette, "chunking", None)
+        faults = faults or getattr(cassette, "faults", ())
         self.speed = checked_speed(speed)
         self.clock: Clock = clock if clock is not None else RealClock()
         self.faults = _faults.parse_all(faults)

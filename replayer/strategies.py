@@ -1,6 +1,8 @@
 """Hypothesis strategies for Claude streams: the public face of `replayer.fuzzing`.
 
-See `replayer.fuzzing._strategies` for what each strategy generates and what the SDK tolerates.
+See `replayer.fuzzing._strategies` for what each strategy generates and what the SDK tolerates,
+and `replayer.fuzzing._conversations` for `conversations()`, which answers each request as it
+arrives, drawn for what that request allows.
 
 >>> from hypothesis import given
 >>> @given(message_streams(), chunkings())
@@ -8,6 +10,7 @@ See `replayer.fuzzing._strategies` for what each strategy generates and what the
 ...     my_app(FakeAnthropic(stream, chunking=chunking))
 """
 
+from .fuzzing._conversations import Conversation, Turn, conversations
 from .fuzzing._strategies import (
     BLOCK_KINDS,
     DELTA_TYPES,
@@ -27,10 +30,13 @@ __all__ = [
     "DELTA_TYPES",
     "STOP_REASONS",
     "Chunking",
+    "Conversation",
     "GeneratedStream",
     "MutatedCassette",
     "Timing",
+    "Turn",
     "chunkings",
+    "conversations",
     "message_streams",
     "mutations",
     "timings",

@@ -41,8 +41,10 @@ from typing import Any
 
 import anthropic
 import httpx2
+from hypothesis import currently_in_test_context
 from hypothesis import strategies as st
-from hypothesis.errors import InvalidArgument
+from hypothesis.control import _current_build_context as _build_context
+from hypothesis.errors import InvalidArgument, StopTest
 from hypothesis.strategies import DataObject, SearchStrategy
 
 import recorder
@@ -298,6 +300,7 @@ class Conversation(_Replayable):
         self.turns: list[Turn] = []
         self.expected: list[dict[str, Any]] = []
         self._lock = threading.Lock()
+        self._context = _build_context.value  # built inside the test: its thread's context
 
     def __repr__(self) -> str:
         return f"<Conversation: {len(self.turns)} turns, chunking {self.chunking}>"
@@ -312,21 +315,40 @@ class Conversation(_Replayable):
             if n >= self.options.max_requests:
                 problem = (f"conversations(): the application sent more than {self.options.max_requests} requests "
                            f"in one example; does its loop end? (raise max_requests if it should go on)")
-            if problem is not None:  # the SDK raises BadRequestError, and does not retry
-                error = {"type": "error", "error": {"type": "invalid_request_error", "message": problem}}
-                interaction = Interaction(n, recorded, Response(0.1, 400, _ERROR_HEADERS),
-                                          body=Body(0.1, Payload(error)), end=End(0.1, "complete"))
-                self.turns.append(Turn(body, None, interaction))
-                return interaction
+            if problem is not None:
+                return self._reject(n, recorded, body, problem)
             offer = _Offer.of(body)
-            blocks, stop, sequence, tokens = self.data.draw(_answer(offer, self.options), label=f"turn {n}")
-            events, final = self.data.draw(_assembled(blocks, stop, sequence, tokens, offer, self.options,
-                                                      f"c{n:02d}"), label=f"turn {n} events")
+            try:
+                blocks, stop, sequence, tokens = self._draw(_answer(offer, self.options), f"turn {n}")
+                events, final = self._draw(_assembled(blocks, stop, sequence, tokens, offer, self.options,
+                                                      f"c{n:02d}"), f"turn {n} events")
+            except StopTest:
+                if currently_in_test_context():
+                    raise
+                # Behind serve(), hypothesis gave up on this example (too many draws) in the server's
+                # thread: answer something the SDK will not retry; hypothesis discards the example.
+                return self._reject(n, recorded, body, "hypothesis abandoned this example")
             stream = GeneratedStream(tuple(events), final)
             interaction = _interaction(n, recorded, stream, offer.stream)
             self.turns.append(Turn(body, stream, interaction))
             self.expected.append(final)
             return interaction
+
+    def _reject(self, n: int, recorded: Request, body: dict[str, Any], message: str) -> Interaction:
+        """A 400 `invalid_request_error`, as the API sends: the SDK raises BadRequestError and does not retry."""
+        error = {"type": "error", "error": {"type": "invalid_request_error", "message": message}}
+        interaction = Interaction(n, recorded, Response(0.1, 400, _ERROR_HEADERS), body=Body(0.1, Payload(error)),
+                                  end=End(0.1, "complete"))
+        self.turns.append(Turn(body, None, interaction))
+        return interaction
+
+    def _draw(self, strategy: SearchStrategy[Any], label: str) -> Any:
+        if currently_in_test_context() or self._context is None:
+            return self.data.draw(strategy, label=label)  # noted: hypothesis shows each turn on failure
+        # Another thread (a conversation behind serve()): hypothesis keeps the test's build context per
+        # thread, so lend it the test's; the draw goes to the same choice sequence as any other.
+        with _build_context.with_value(self._context):
+            return self.data.conjecture_data.draw(strategy)
 
     @property
     def cassette(self) -> Cassette:  # type: ignore[override]
@@ -334,9 +356,10 @@ class Conversation(_Replayable):
         return Cassette(tuple(t.interaction for t in self.turns),
                         {"cassette": recorder.FORMAT_VERSION, "synthetic": SYNTHETIC})
 
-    def transport(self, *, clock: Clock | None = None) -> _Responder:
-        """An httpx2 transport (sync and async) that answers from this conversation."""
-        return _Responder(self, clock if clock is not None else VirtualClock())
+    def transport(self, *, clock: Clock | None = None, chunking: Chunking | None = None) -> _Responder:
+        """An httpx2 transport (sync and async) that answers from this conversation (`chunking`: its own)."""
+        return _Responder(self, clock if clock is not None else VirtualClock(),
+                          chunking if chunking is not None else self.chunking)
 
     def client(self, *, clock: Clock | None = None, **kwargs: Any) -> anthropic.Anthropic:
         """A real `anthropic.Anthropic` answered by this conversation."""
@@ -375,15 +398,16 @@ def _interaction(n: int, request: Request, stream: GeneratedStream, streamed: bo
 class _Responder(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
     """Answers each request with a turn drawn for it, played by a ReplayTransport (chunking, virtual clock)."""
 
-    def __init__(self, conversation: Conversation, clock: Clock) -> None:
+    def __init__(self, conversation: Conversation, clock: Clock, chunking: Chunking | None) -> None:
         self.conversation = conversation
         self.clock = clock
+        self.chunking = chunking
 
     def _transport(self, request: httpx2.Request) -> ReplayTransport:
         interaction = self.conversation.answer(request)
         one = Cassette((Interaction(0, None, interaction.response, interaction.events, interaction.body,
                                     interaction.end),))
-        return ReplayTransport(one, clock=self.clock, chunking=self.conversation.chunking)
+        return ReplayTransport(one, clock=self.clock, chunking=self.chunking)
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         request.read()

@@ -5,7 +5,7 @@ language's SDK can replay through `ANTHROPIC_BASE_URL`; `_upstream` is a scripte
 plays byte-exact replies, the stand-in for the real API when recording in tests and examples.
 """
 
-from ._serve import serve
+from ._serve import Served, serve
 from ._upstream import Chunk, Reply, ScriptedUpstream
 
-__all__ = ["Chunk", "Reply", "ScriptedUpstream", "serve"]
+__all__ = ["Chunk", "Reply", "ScriptedUpstream", "Served", "serve"]

@@ -15,7 +15,7 @@ import os
 from collections.abc import AsyncIterable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import httpx2
 from starlette.requests import Request
@@ -35,10 +35,11 @@ from recorder._asgi import (
 )
 
 from .._errors import NoMatchError, ReplayError
+from .._chunking import Chunking
 from .._match import DEFAULT_MATCH_ON, Matcher
 from .._script import script_of
 from .._timing import RealClock
-from .._transport import FaultsArg, ReplayStream, ReplayTransport
+from .._transport import FaultsArg, ReplayStream, ReplayTransport, as_cassette, transport_for
 
 CassetteLike = Cassette | str | os.PathLike[str]
 # A replayed body is the decoded text, chunked afresh by the server: these no longer apply.
@@ -57,8 +58,8 @@ def load_all(cassettes: Iterable[CassetteLike]) -> Cassette:
     """
     loaded: list[Cassette] = []
     for item in cassettes:
-        if isinstance(item, Cassette):
-            loaded.append(item)
+        if not isinstance(item, (str, os.PathLike)):
+            loaded.append(as_cassette(item))  # a Cassette, or a case
         elif Path(item).is_dir():
             files = sorted(Path(item).glob("*.jsonl"))
             if not files:
@@ -87,6 +88,8 @@ class ReplayApp:
 
     def _prepare(self) -> None:
         """Encode every recorded body now, so that no request waits for it (nor for another's)."""
+        if not isinstance(self.transport, ReplayTransport):
+            return  # a conversation: its answers do not exist yet
         joined = self.transport.speed is None and not self.transport.faults and self.transport.chunking is None
         for interaction in self.transport.cassette.interactions:
             script_of(self.transport.cassette, interaction, joined=joined)
@@ -141,28 +144,67 @@ def _api_error(status: int, kind: str, message: str) -> Response:
                     headers={"x-should-retry": "false"})
 
 
-@contextmanager
-def serve(*cassettes: CassetteLike | ReplayTransport, host: str = "127.0.0.1", port: int = 0,
-          speed: float | None = None, faults: FaultsArg = (), match_on: Sequence[str | Matcher] = DEFAULT_MATCH_ON,
-          ignore_keys: Iterable[str] = ()) -> Iterator[str]:
-    """Serve `cassettes` over real HTTP in a background thread; yield the base URL.
+class Served(str):
+    """The base URL of a running `serve()` (it is that str), and the handle that swaps what it answers.
 
-    Cassettes are files or folders of *.jsonl, merged in order; `speed`, `faults`, `match_on`
-    and `ignore_keys` mean what they mean for FakeAnthropic. To inspect what was played
-    (`calls`, `requests`), pass one ReplayTransport you built instead of cassettes. On exit,
-    streams still in flight are cut and the server stops.
+    >>> with serve(first_case) as server:
+    ...     for case in cases:
+    ...         server.use(case)   # the next requests are answered from `case`
+    ...         my_library(base_url=server)
+    """
+
+    app: ReplayApp
+
+    def __new__(cls, url: str, app: ReplayApp) -> Served:
+        served = super().__new__(cls, url)
+        served.app = app
+        return served
+
+    @property
+    def url(self) -> str:
+        """The base URL, as a plain str."""
+        return str.__str__(self)
+
+    def use(self, case: CassetteLike | Any, **options: Any) -> Any:
+        """Answer every request from now on from `case` (a cassette, a generated or mutated case, or a
+        conversation); `options` are FakeAnthropic's (chunking, faults, speed, ...). Returns the transport.
+
+        Swapping costs one transport, not a server: fuzzing through a server runs at hundreds of examples/s.
+        """
+        transport = case if isinstance(case, ReplayTransport) else transport_for(case, **options)
+        self.app.transport = transport
+        return transport
+
+
+@contextmanager
+def serve(*cassettes: CassetteLike | ReplayTransport | Any, host: str = "127.0.0.1", port: int = 0,
+          speed: float | None = None, faults: FaultsArg = (), match_on: Sequence[str | Matcher] = DEFAULT_MATCH_ON,
+          ignore_keys: Iterable[str] = (), chunking: Chunking | None = None,
+          repeat: bool = False) -> Iterator[Served]:
+    """Serve `cassettes` over real HTTP in a background thread; yield the base URL (a `Served` str).
+
+    Cassettes are files or folders of *.jsonl, merged in order, or one case (a generated stream,
+    a mutated cassette, a conversation answering live); `speed`, `faults`, `match_on`,
+    `ignore_keys`, `chunking` and `repeat` mean what they mean for FakeAnthropic. To inspect what
+    was played (`calls`, `requests`), pass one ReplayTransport you built instead of cassettes.
+    `Served.use(case)` swaps what the running server answers from, e.g. once per fuzzed example.
+    On exit, streams still in flight are cut and the server stops.
 
     >>> with serve("cassettes/text.jsonl", speed=1.0) as url:
     ...     client = anthropic.Anthropic(base_url=url, api_key="-")
     """
+    options: dict[str, Any] = {"speed": speed, "faults": faults, "match_on": match_on, "ignore_keys": ignore_keys,
+                               "chunking": chunking, "repeat": repeat}
     if len(cassettes) == 1 and isinstance(cassettes[0], ReplayTransport):
         transport = cassettes[0]
     elif any(isinstance(c, ReplayTransport) for c in cassettes):
         raise TypeError("pass either one ReplayTransport or cassettes, not both")
     elif not cassettes:
         raise TypeError("serve() needs at least one cassette")
+    elif len(cassettes) == 1 and not isinstance(cassettes[0], (str, os.PathLike, Cassette)):
+        transport = transport_for(cassettes[0], **options)  # one case: its own chunking, faults or live answers
     else:
-        transport = ReplayTransport(load_all(cassettes), speed=speed, faults=faults,  # type: ignore[arg-type]
-                                    match_on=match_on, ignore_keys=ignore_keys)
-    with serve_app(ReplayApp(transport), host=host, port=port, name="cassette serve") as url:
-        yield url
+        transport = ReplayTransport(load_all(cassettes), **options)  # type: ignore[arg-type]
+    app = ReplayApp(transport)
+    with serve_app(app, host=host, port=port, name="cassette serve") as url:
+        yield Served(url, app)
