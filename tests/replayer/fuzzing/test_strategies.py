@@ -324,3 +324,31 @@ def test_a_mutant_saves_how_to_replay_it(tmp_path: Path) -> None:
     assert saved.header["replay"] == {"chunking": "size=3", "faults": ["ok,stall@events=3:2s"]}
     assert faults.parse("ok,stall@events=3:2s") == (stall,)
     assert "# a change" in mutant.describe()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(message_streams(blocks=("redacted_thinking", "server_tool_use", "text"), min_blocks=1))
+def test_unknown_deltas_only_go_where_the_api_could_put_them(stream: GeneratedStream) -> None:
+    starts = {data["index"]: data["content_block"]["type"] for name, data in stream.events
+              if name == "content_block_start"}
+    for name, data in stream.events:
+        if name == "content_block_delta" and data["delta"]["type"] not in DELTA_TYPES:
+            # Redacted thinking and web search results arrive whole: they never take a delta.
+            assert starts[data["index"]] in ("text", "server_tool_use")
+
+
+def test_reports_label_future_api_events_and_wrap_whole_lines() -> None:
+    stream = find(message_streams(blocks=("text",), min_blocks=1, max_deltas=1),
+                  lambda s: any(n == "content_block_delta" and d["delta"]["type"] not in DELTA_TYPES
+                                for n, d in s.events) and any(n not in ("message_start", "content_block_start",
+                                "content_block_delta", "content_block_stop", "message_delta", "message_stop",
+                                "ping") for n, d in s.events))
+    whole = stream.describe(None)
+    labelled = [line for line in whole if "[future API" in line]
+    unknown_names = {n for n, d in stream.events if n not in ("message_start", "content_block_start",
+                     "content_block_delta", "content_block_stop", "message_delta", "message_stop", "ping")}
+    unknown_deltas = [d for n, d in stream.events if n == "content_block_delta" and d["delta"]["type"] not in DELTA_TYPES]
+    assert len(labelled) == sum(n in unknown_names for n, _ in stream.events) + len(unknown_deltas)
+    wrapped = stream.describe(40)
+    assert all(len(line) <= 40 for line in wrapped)
+    assert "".join(line[4:] if line.startswith("    ") else "\n" + line for line in wrapped).split("\n")[1:] == whole
