@@ -11,9 +11,9 @@ arrives, drawn for what that request allows.
 """
 
 from .fuzzing._conversations import Conversation, Turn, conversations
+from .fuzzing._generated import DELTA_TYPES
 from .fuzzing._strategies import (
     BLOCK_KINDS,
-    DELTA_TYPES,
     STOP_REASONS,
     Chunking,
     GeneratedStream,

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import json
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -48,23 +48,23 @@ from hypothesis.errors import InvalidArgument, StopTest
 from hypothesis.strategies import DataObject, SearchStrategy
 
 import recorder
-from recorder import Body, Cassette, End, Event, Interaction, Payload, Request, Response
+from recorder import Body, Cassette, End, Interaction, Payload, Request, Response
 
 from .._chunking import Chunking
 from .._timing import Clock, VirtualClock
 from .._transport import ReplayTransport
-from ._generated import SSE_HEADERS, SYNTHETIC, GeneratedStream, _Replayable, describe_cassette
+from ._generated import SYNTHETIC, GeneratedStream, _Replayable, describe_cassette
 from ._strategies import (
     _BLOBS,
     _JSON_STYLES,
-    _output_tokens,
     _SEARCH_CONTENTS,
     _Block,
     _cited_text_block,
+    _output_tokens,
     _redacted_thinking_block,
     _server_tool_blocks,
-    _texts,
     _text_block,
+    _texts,
     _thinking_block,
     _tool_use_block,
     assemble,
@@ -244,7 +244,7 @@ def _answer(draw: Any, offer: _Offer, options: _Options) -> tuple[list[_Block], 
         else:
             blocks += _redacted_thinking_block(draw(_BLOBS))
     if not forced:
-        for _ in range(draw(st.integers(0 if offer.choice != "none" else 1, 2))):
+        for _ in range(draw(st.integers(0, 2))):
             if offer.citable and draw(st.booleans()):
                 citations = draw(st.lists(st.sampled_from(offer.citable), min_size=1, max_size=3))
                 blocks += _cited_text_block(draw(texts), draw(cuts), citations, draw(st.binary(max_size=3)), {})

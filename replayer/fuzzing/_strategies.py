@@ -50,7 +50,7 @@ from recorder import Cassette
 
 from .. import faults as _faults
 from .._chunking import Chunking
-from ._generated import DELTA_TYPES, GeneratedStream, Timing
+from ._generated import GeneratedStream, Timing
 from ._mutate import SPLITTABLE, MutatedCassette, insert_event, retime, split_delta, splittable
 from ._synthetic import message
 

@@ -34,8 +34,8 @@ from recorder._asgi import (
     serve_app,
 )
 
-from .._errors import NoMatchError, ReplayError
 from .._chunking import Chunking
+from .._errors import NoMatchError, ReplayError
 from .._match import DEFAULT_MATCH_ON, Matcher
 from .._script import script_of
 from .._timing import RealClock

@@ -347,7 +347,8 @@ def test_reports_label_future_api_events_and_wrap_whole_lines() -> None:
     labelled = [line for line in whole if "[future API" in line]
     unknown_names = {n for n, d in stream.events if n not in ("message_start", "content_block_start",
                      "content_block_delta", "content_block_stop", "message_delta", "message_stop", "ping")}
-    unknown_deltas = [d for n, d in stream.events if n == "content_block_delta" and d["delta"]["type"] not in DELTA_TYPES]
+    unknown_deltas = [d for n, d in stream.events
+                      if n == "content_block_delta" and d["delta"]["type"] not in DELTA_TYPES]
     assert len(labelled) == sum(n in unknown_names for n, _ in stream.events) + len(unknown_deltas)
     wrapped = stream.describe(40)
     assert all(len(line) <= 40 for line in wrapped)
