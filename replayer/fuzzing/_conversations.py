@@ -200,6 +200,10 @@ def _protocol_error(body: dict[str, Any]) -> str | None:
     return None
 
 
+def _error(kind: str, message: str) -> dict[str, Any]:
+    return {"type": "error", "error": {"type": kind, "message": message}}
+
+
 def _closed(schema: Any) -> Any:
     """`schema` with `additionalProperties: false` wherever an object names its properties and says nothing."""
     if isinstance(schema, list):
@@ -311,6 +315,13 @@ class Conversation(_Replayable):
         with self._lock:
             n = len(self.turns)
             recorded = Request(request.method, str(request.url), {}, Payload(body))
+            path = request.url.path.rstrip("/")
+            if path.endswith("/messages/count_tokens"):
+                return self._reply(n, recorded, body, 200, {"input_tokens": 25})
+            if not path.endswith("/messages"):
+                return self._reply(n, recorded, body, 404, _error("not_found_error", (
+                    f"conversations() answers the Messages API (POST /v1/messages and count_tokens), "
+                    f"not {request.method} {request.url.path}")))
             problem = _protocol_error(body)
             if n >= self.options.max_requests:
                 problem = (f"conversations(): the application sent more than {self.options.max_requests} requests "
@@ -336,8 +347,12 @@ class Conversation(_Replayable):
 
     def _reject(self, n: int, recorded: Request, body: dict[str, Any], message: str) -> Interaction:
         """A 400 `invalid_request_error`, as the API sends: the SDK raises BadRequestError and does not retry."""
-        error = {"type": "error", "error": {"type": "invalid_request_error", "message": message}}
-        interaction = Interaction(n, recorded, Response(0.1, 400, _ERROR_HEADERS), body=Body(0.1, Payload(error)),
+        return self._reply(n, recorded, body, 400, _error("invalid_request_error", message))
+
+    def _reply(self, n: int, recorded: Request, body: dict[str, Any], status: int, payload: Any) -> Interaction:
+        """A JSON answer that is not a Message, recorded as a turn (so that the saved cassette replays it)."""
+        headers = _JSON_HEADERS if status < 400 else _ERROR_HEADERS
+        interaction = Interaction(n, recorded, Response(0.1, status, headers), body=Body(0.1, Payload(payload)),
                                   end=End(0.1, "complete"))
         self.turns.append(Turn(body, None, interaction))
         return interaction

@@ -251,6 +251,19 @@ def test_an_agent_loop_that_never_ends_is_stopped() -> None:
     check()
 
 
+def test_count_tokens_is_answered_and_other_endpoints_are_refused() -> None:
+    @settings(FAST, max_examples=5)
+    @given(conversations())
+    def check(conversation: Conversation) -> None:
+        client = conversation.client(max_retries=0)
+        assert client.messages.count_tokens(model=BASE["model"], messages=BASE["messages"]).input_tokens > 0
+        with pytest.raises(anthropic.NotFoundError, match="answers the Messages API"):
+            client.models.list()
+        assert "tool_use" not in kinds(ask(conversation)) and len(conversation.expected) == 1
+
+    check()
+
+
 # --- fuzzing agent loops --------------------------------------------------------------------------
 
 
