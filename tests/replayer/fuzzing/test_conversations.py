@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -334,3 +335,19 @@ def test_cli_fuzzes_conversations(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert both.exit_code == 2 and "choose one" in both.output
     mutated = runner.invoke(main, ["fuzz", "examples.agents:check_agent", "--cassette", "cassettes/text.jsonl"])
     assert mutated.exit_code == 2 and "no expected Message" in mutated.output
+
+
+def test_two_worker_processes_share_one_database_directory(tmp_path: Path) -> None:
+    def worker(seed: int, examples: int) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-c", "from replayer.cli import main; main()", "fuzz",
+                   "examples.agents:check_first_tool_only", "--conversations", "-n", str(examples), "--seed", str(seed),
+                   "--database", str(tmp_path / "shared"), "--save-failures", str(tmp_path / f"failures-{seed}")]
+        return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+    first = worker(1, 300)
+    assert first.returncode == 1, first.stdout + first.stderr
+    second = worker(99, 1)  # one example of its own: it runs the failure the first one saved
+    assert second.returncode == 1, second.stdout + second.stderr
+    assert "failed on case 1;" in second.stdout
+    (a,), (b,) = (list((tmp_path / f"failures-{s}").glob("*.jsonl")) for s in (1, 99))
+    assert a.name == b.name and recorder.load(a).lines()[1:] == recorder.load(b).lines()[1:]
