@@ -112,10 +112,10 @@ def load_target(spec: str) -> Target:
     return target
 
 
-def run_case(target: Target, case: Case) -> Any:
+def run_case(target: Target, case: Case, *, oracle: bool | None = None) -> Any:
     """Run `target` once on `case`: a fresh fake client (async if the target is a coroutine function),
-    and the oracle too when the target takes two parameters."""
-    oracle = _wants_oracle(target)
+    and the oracle too when the target takes two parameters (`oracle`: whether it does, if known)."""
+    oracle = _wants_oracle(target) if oracle is None else oracle
     if oracle and isinstance(case, MutatedCassette):
         raise FuzzError("a two-parameter target needs generated streams or conversations: a mutated cassette "
                         "has no expected Message")
@@ -211,11 +211,12 @@ def _search(function: Target, name: str, strategy: SearchStrategy[Any], examples
             phases: tuple[Phase, ...] = _SEARCH) -> FuzzResult:
     """One hypothesis run: replay the database's failures, search, shrink the first failure, return it (unsaved)."""
     state = _State(progress)
+    oracle = _wants_oracle(function)
 
     def check(case: Case) -> None:
         state.start(case)
         try:
-            run_case(function, case)
+            run_case(function, case, oracle=oracle)
         except StopTest:  # hypothesis abandoned a conversation mid-draw: not a case, not a failure
             state.abandoned()
             raise
