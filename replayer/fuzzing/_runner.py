@@ -359,7 +359,17 @@ def _format(error: BaseException) -> str:
     finally:
         if notes is not None:
             error.__notes__ = notes
+    # What it was raised from (an SDK APIConnectionError says "Connection error." and no more).
+    seen, cause = {id(error)}, _cause_of(error)
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        lines.append("caused by " + "".join(traceback.format_exception_only(type(cause), cause)))
+        cause = _cause_of(cause)
     return "".join(lines)
+
+
+def _cause_of(error: BaseException) -> BaseException | None:
+    return error.__cause__ or (None if error.__suppress_context__ else error.__context__)
 
 
 def _name_of(target: Target) -> str:

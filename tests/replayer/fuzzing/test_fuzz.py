@@ -191,3 +191,16 @@ def test_cli_with_a_cassette_and_bad_input(tmp_path: Path, monkeypatch: pytest.M
     absent = CliRunner().invoke(main, ["fuzz", "examples.consumers:naive_tool_input", "--cassette", "absent.jsonl"])
     assert absent.exit_code == 2 and "absent.jsonl" in absent.output
     assert CliRunner().invoke(main, ["fuzz", "examples.consumers:naive_tool_input", "-n", "0"]).exit_code == 2
+
+
+def test_the_report_shows_what_an_error_was_raised_from() -> None:
+    def target(client: anthropic.Anthropic) -> None:
+        try:
+            {}["missing_key"]
+        except KeyError as exc:
+            raise RuntimeError("wrapped") from exc
+
+    result = fuzz(target, examples=1, seed=SEED)
+    assert result.failure is not None
+    lines = result.failure.traceback.splitlines()
+    assert lines[-2:] == ["RuntimeError: wrapped", "caused by KeyError: 'missing_key'"]
