@@ -16,7 +16,7 @@ import builtins
 import anthropic
 import httpx2
 
-from recorder import ErrorInfo
+from recorder import ErrorInfo, Interaction
 
 
 class ReplayError(anthropic.AnthropicError):
@@ -24,7 +24,14 @@ class ReplayError(anthropic.AnthropicError):
 
 
 class NoMatchError(ReplayError):
-    """No recorded interaction matches the request; the message names the closest one and how it differs."""
+    """No recorded interaction matches the request; the message names the closest one and how it differs.
+
+    `closest` is that interaction (None when there is nothing to compare with).
+    """
+
+    def __init__(self, message: str, *, closest: Interaction | None = None) -> None:
+        super().__init__(message)
+        self.closest = closest
 
 
 _MODULES = {"httpx2": httpx2, "builtins": builtins, "anthropic": anthropic}

@@ -1,0 +1,193 @@
+"""Why a request matched nothing: the closest recordings, ranked by how much differs, and the lines that differ.
+
+Bounded whatever the cassette size: every recorded request keeps a small fingerprint (a
+bottom-k sketch of the lines of its pretty-printed canonical body, see Broder, "On the
+resemblance and containment of documents", 1997), a miss compares fingerprints to pick a
+shortlist, and only the shortlist is diffed line by line.
+"""
+
+from __future__ import annotations
+
+import difflib
+import heapq
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from vcr.request import Request as VcrRequest
+
+SKETCH = 64
+"""Line hashes kept per fingerprint."""
+SHORTLIST = 4
+"""Recorded requests diffed in full on a miss."""
+MAX_DIFF_LINES = 60
+MAX_LINE = 240
+# Beyond this many differing lines on each side, difflib (quadratic at worst) is not run: the
+# whole differing region is shown as replaced, cut at MAX_DIFF_LINES.
+_MAX_ALIGNED = 2000
+# Keys that are the conversation itself: a difference there is a change in the application,
+# not a volatile value to ignore.
+CONTENT_KEYS = frozenset({"messages", "system", "tools", "tool_choice", "model"})
+
+
+@dataclass(frozen=True)
+class Advice:
+    """How a miss message tells its reader what to change, in the terms of where they are.
+
+    A Python test changes an argument, a `cassette serve` user a flag of the server.
+    """
+
+    ignore_keys: Callable[[Sequence[str]], str] = lambda keys: f"ignore_keys={list(keys)!r}"
+    match_on: str = "match_on=[...]"
+    start_over: str = "replay with repeat=True, or create a new client to start over"
+
+
+PYTHON = Advice()
+
+
+def parsed(body: bytes) -> Any:
+    """The body as JSON, or None when it is not JSON."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+
+
+def lines_of(body: bytes, value: Any = None) -> list[str]:
+    """The body as diffed: pretty-printed JSON with sorted keys (one value per line), else its text lines."""
+    if value is not None:
+        try:
+            return json.dumps(value, indent=1, sort_keys=True, ensure_ascii=False).splitlines()
+        except (ValueError, RecursionError):
+            pass
+    return body.decode("utf-8", errors="replace").splitlines()
+
+
+def sketch(lines: Sequence[str]) -> frozenset[int]:
+    """The SKETCH smallest line hashes: two sketches estimate how many lines two bodies share."""
+    return frozenset(heapq.nsmallest(SKETCH, {hash(line) for line in lines}))
+
+
+def resemblance(a: frozenset[int], b: frozenset[int]) -> float:
+    """Estimated Jaccard similarity of the line sets behind sketches `a` and `b` (0 to 1)."""
+    union = heapq.nsmallest(SKETCH, a | b)
+    if not union:
+        return 1.0
+    return sum(1 for h in union if h in a and h in b) / len(union)
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What a miss compares first: method, path and a sketch of the body's lines."""
+
+    method: str
+    path: str
+    sketch: frozenset[int]
+
+    @classmethod
+    def of(cls, request: VcrRequest) -> Fingerprint:
+        return cls(request.method, request.path, sketch(lines_of(request.body, parsed(request.body))))
+
+    def score(self, other: Fingerprint) -> tuple[int, float]:
+        return (self.method == other.method) + (self.path == other.path), resemblance(self.sketch, other.sketch)
+
+
+def shortlist(incoming: Fingerprint, recorded: Sequence[Fingerprint | None], n: int = SHORTLIST) -> list[int]:
+    """Positions of the `n` recorded requests most like `incoming`, best first."""
+    scored = ((fp.score(incoming), -position) for position, fp in enumerate(recorded) if fp is not None)
+    return [-position for _, position in heapq.nlargest(n, scored)]
+
+
+@dataclass(frozen=True)
+class BodyDiff:
+    """How two bodies' lines differ: differing line count and the hunks (with one line of context)."""
+
+    changed: int
+    hunks: tuple[tuple[tuple[str, str], ...], ...]
+
+    def render(self, limit: int = MAX_DIFF_LINES) -> str:
+        """Every hunk, `-` recorded and `+` this request, cut after `limit` lines."""
+        out: list[str] = []
+        total = sum(len(h) for h in self.hunks)
+        for hunk in self.hunks:
+            out.append("  @@")
+            for sign, line in hunk:
+                if len(out) >= limit:
+                    shown = sum(1 for line in out if line[2:3] in "-+")
+                    out.append(f"  … ({total - shown} more lines of the diff)")
+                    return "\n".join(out)
+                cut = line if len(line) <= MAX_LINE else f"{line[:MAX_LINE]}… ({len(line) - MAX_LINE} more characters)"
+                out.append(f"  {sign}{cut}")
+        return "\n".join(out)
+
+
+def diff_lines(recorded: Sequence[str], incoming: Sequence[str]) -> BodyDiff:
+    """The differing lines of two bodies, bounded: the common head and tail are skipped first."""
+    head = 0
+    while head < min(len(recorded), len(incoming)) and recorded[head] == incoming[head]:
+        head += 1
+    tail = 0
+    while (tail < min(len(recorded), len(incoming)) - head
+           and recorded[len(recorded) - 1 - tail] == incoming[len(incoming) - 1 - tail]):
+        tail += 1
+    a, b = recorded[head : len(recorded) - tail], incoming[head : len(incoming) - tail]
+    if not a and not b:
+        return BodyDiff(0, ())
+    if len(a) <= _MAX_ALIGNED and len(b) <= _MAX_ALIGNED:
+        groups = difflib.SequenceMatcher(None, a, b, autojunk=False).get_grouped_opcodes(1)
+        opcodes = [[(tag, i1 + head, i2 + head, j1 + head, j2 + head) for tag, i1, i2, j1, j2 in g] for g in groups]
+    else:
+        opcodes = [[("replace", head, head + len(a), head, head + len(b))]]
+    hunks = []
+    changed = 0
+    for group in opcodes:
+        lines: list[tuple[str, str]] = []
+        if group[0][0] != "equal" and group[0][1] > 0:
+            lines.append((" ", recorded[group[0][1] - 1]))
+        for tag, i1, i2, j1, j2 in group:
+            if tag == "equal":
+                lines.extend((" ", line) for line in recorded[i1:i2])
+                continue
+            lines.extend(("-", line) for line in recorded[i1:i2])
+            lines.extend(("+", line) for line in incoming[j1:j2])
+            changed += (i2 - i1) + (j2 - j1)
+        last = group[-1]
+        if last[0] != "equal" and last[2] < len(recorded):
+            lines.append((" ", recorded[last[2]]))
+        hunks.append(tuple(lines))
+    return BodyDiff(changed, tuple(hunks))
+
+
+def differing_keys(recorded: Any, incoming: Any, depth: int = 2) -> list[str]:
+    """Dotted paths of the object keys whose values differ, at most `depth` levels down."""
+    if not isinstance(recorded, dict) or not isinstance(incoming, dict):
+        return []
+    out = []
+    for key in sorted(recorded.keys() | incoming.keys()):
+        a, b = recorded.get(key, _MISSING), incoming.get(key, _MISSING)
+        if a == b:
+            continue
+        inner = differing_keys(a, b, depth - 1) if depth > 1 and key not in CONTENT_KEYS else []
+        if inner:
+            out.extend(f"{key}.{path}" for path in inner)
+        else:
+            out.append(key)
+    return out
+
+
+_MISSING = object()
+
+
+def advice_for(keys: Sequence[str], advice: Advice) -> str:
+    """What to do about a body difference in `keys`: re-record for the conversation, ignore for the rest."""
+    content = [k for k in keys if k.split(".")[0] in CONTENT_KEYS]
+    volatile = [k for k in keys if k.split(".")[0] not in CONTENT_KEYS]
+    parts = []
+    if content:
+        parts.append(f"The conversation differs ({', '.join(content)}): if the application changed, "
+                     "re-record the cassette.")
+    if volatile:
+        parts.append(f"If {', '.join(volatile)} may change from run to run, ignore "
+                     f"{'it' if len(volatile) == 1 else 'them'}: {advice.ignore_keys(volatile)}.")
+    return " ".join(parts) or "Re-record the cassette if the application changed."
