@@ -53,33 +53,42 @@ JSON_STRING = "<JSON string>"
 def canonical_body(text: str, ignore_keys: Iterable[str] = (), *, json_strings: bool = True) -> bytes:
     """The body as compared: JSON with `ignore_keys` (dotted paths) removed, else the text itself.
 
-    With `json_strings`, a string inside `messages` that holds a JSON object or array is
+    With `json_strings`, a string in message content (a message's `content`, a block's `text`
+    or `content`, the text blocks of a tool_result) that holds a JSON object or array is
     replaced by its value (wrapped under JSON_STRING), so spacing and key order do not count.
     """
+    return _canonical(text, ignore_keys, json_strings)[0]
+
+
+def _canonical(text: str, ignore_keys: Iterable[str], json_strings: bool) -> tuple[bytes, Any]:
+    """The canonical body and the JSON value it encodes (None when not JSON)."""
     try:
         body = json.loads(text)
         for key in ignore_keys:
             _drop(body, key.split("."))
-        if json_strings and isinstance(body, dict) and "messages" in body:
-            body["messages"] = _json_values(body["messages"])
-        return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+        if json_strings and isinstance(body, dict) and isinstance(body.get("messages"), list):
+            for message in body["messages"]:
+                if isinstance(message, dict):
+                    _json_strings_in(message, "content")
+        return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode(), body
     except (ValueError, RecursionError):  # not JSON, or nested too deep to be a real request
-        return text.encode()
+        return text.encode(), None
 
 
-def _json_values(node: Any) -> Any:
-    if isinstance(node, str):
-        if node.lstrip()[:1] in ("{", "["):
+def _json_strings_in(node: dict[str, Any], key: str) -> None:
+    """Replace node[key], or the text/content strings of the blocks it lists, by their JSON value."""
+    value = node.get(key)
+    if isinstance(value, str):
+        if value.lstrip()[:1] in ("{", "["):
             try:
-                return {JSON_STRING: _json_values(json.loads(node))}
+                node[key] = {JSON_STRING: json.loads(value)}
             except ValueError:
                 pass
-        return node
-    if isinstance(node, list):
-        return [_json_values(item) for item in node]
-    if isinstance(node, dict):
-        return {key: _json_values(value) for key, value in node.items()}
-    return node
+    elif isinstance(value, list):
+        for block in value:
+            if isinstance(block, dict):
+                _json_strings_in(block, "text")
+                _json_strings_in(block, "content")
 
 
 def _drop(node: Any, path: list[str]) -> None:
@@ -192,7 +201,7 @@ class Playback:
 
         With `consume=False` the interaction stays available for the next matching request.
         """
-        incoming = self._incoming(request)
+        incoming, value = self._incoming(request)
         matching = self._catalog.matching(incoming)
         interactions = self.cassette.interactions
         with self._lock:
@@ -210,18 +219,19 @@ class Playback:
                 f"{self._head(incoming)} It matches {_sources.label(self.cassette, first)}, but that was already "
                 f"replayed; each recorded interaction answers once, in order. To start over, "
                 f"{self.advice.start_over}.", closest=first)
-        message, closest = self._explain(incoming, played)
+        message, closest = self._explain(incoming, value, played)
         raise NoMatchError(message, closest=closest)
 
     def _recorded_request(self, request: Request) -> VcrRequest:
         body = canonical_body(self.redactor.text(request.body.text), self.ignore_keys, json_strings=self.json_strings)
         return VcrRequest(request.method, request.url, body, {**request.headers, **_JSON})
 
-    def _incoming(self, request: httpx2.Request) -> VcrRequest:
-        body = canonical_body(self.redactor.text(request.content.decode("utf-8", errors="replace")), self.ignore_keys,
-                              json_strings=self.json_strings)
+    def _incoming(self, request: httpx2.Request) -> tuple[VcrRequest, Any]:
+        """The request as the matchers see it, and its body's JSON value (None when not JSON)."""
+        body, value = _canonical(self.redactor.text(request.content.decode("utf-8", errors="replace")),
+                                 self.ignore_keys, self.json_strings)
         headers = self.redactor.headers_of(request.headers.multi_items())
-        return VcrRequest(request.method, str(request.url), body, {**headers, **_JSON})
+        return VcrRequest(request.method, str(request.url), body, {**headers, **_JSON}), value
 
     def _head(self, incoming: VcrRequest) -> str:
         names = ", ".join(getattr(m, "__name__", repr(m)) if n is None else n
@@ -229,12 +239,11 @@ class Playback:
         return (f"No recorded request in {_sources.files(self.cassette)} matches {incoming.method} {incoming.path} "
                 f"(matching on {names}).")
 
-    def _explain(self, incoming: VcrRequest, played: frozenset[int]) -> tuple[str, Interaction | None]:
+    def _explain(self, incoming: VcrRequest, value: Any, played: frozenset[int]) -> tuple[str, Interaction | None]:
         """The miss message and the closest interaction: a shortlist by fingerprint, ranked by a full diff."""
         head = self._head(incoming)
         catalog = self._catalog
-        value = _explain.parsed(incoming.body)
-        lines = _explain.lines_of(incoming.body, value)
+        lines = _explain.lines_of(incoming.body)
         fingerprint = _explain.Fingerprint(incoming.method, incoming.path, _explain.sketch(lines))
         positions = _explain.shortlist(fingerprint, catalog.fingerprints)
         if not positions:
@@ -245,8 +254,8 @@ class Playback:
             recorded = catalog.recorded[position]
             assert recorded is not None
             failures = catalog.failures(incoming, recorded)
-            body = _explain.diff_lines(_explain.lines_of(recorded.body, _explain.parsed(recorded.body)), lines) \
-                if compare_body else _explain.BodyDiff(0, ())
+            body = _explain.diff_lines(_explain.lines_of(recorded.body), lines) if compare_body \
+                else _explain.BodyDiff(0, ())
             ranked.append(((len(failures), body.changed, position in played, position), position, failures, body))
         ranked.sort(key=lambda r: r[0])
         _, position, failures, body = ranked[0]

@@ -4,15 +4,17 @@ number options that check their value, and small formatting helpers."""
 from __future__ import annotations
 
 import errno
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from recorder import CassetteError, ErrorInfo
 
 from .._errors import ReplayError
+from .._explain import Advice
+from .._match import DEFAULT_MATCH_ON, MATCHERS
 
 
 class CliError(click.ClickException):
@@ -73,3 +75,37 @@ def ms(seconds: float | None) -> str:
 
 def short(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _names(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    """Repeated and comma-separated values, flattened: `--ignore-keys a,b --ignore-keys c`."""
+    return tuple(name.strip() for value in values for name in value.split(",") if name.strip())
+
+
+def _matchers(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    names = _names(ctx, param, values) or DEFAULT_MATCH_ON
+    unknown = [name for name in names if name not in MATCHERS]
+    if unknown:
+        raise CliError(f"--match-on: unknown matcher {unknown[0]!r}; use some of {', '.join(MATCHERS)}")
+    return names
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def matching_options(func: F) -> F:
+    """--match-on and --ignore-keys, as `match_on` and `ignore_keys` (tuples of names)."""
+    func = click.option("--ignore-keys", "ignore_keys", multiple=True, callback=_names, metavar="KEY[,KEY...]",
+                        help="Body keys (dotted paths, e.g. metadata.user_id) to leave out of matching (repeatable).")(func)
+    return click.option("--match-on", "match_on", multiple=True, callback=_matchers, metavar="NAME[,NAME...]",
+                        help=f"What a request must share with a recording: {', '.join(MATCHERS)} "
+                             f"(default: {','.join(DEFAULT_MATCH_ON)}; exact_body compares JSON strings "
+                             "as written).")(func)
+
+
+def cli_advice(command: str, *, server: bool) -> Advice:
+    """What a miss tells someone running `cassette COMMAND`: its flags, not Python arguments."""
+    return Advice(ignore_keys=lambda keys: f"cassette {command} --ignore-keys {','.join(keys)}",
+                  match_on=f"pass cassette {command} --match-on NAME,... (e.g. --match-on method,path)",
+                  start_over=("POST /_cassette/reset, send another x-cassette-session header, or serve without --once"
+                              if server else "play the cassette again"))

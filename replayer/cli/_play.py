@@ -15,10 +15,10 @@ from anthropic.types import Message, RawMessageStreamEvent
 import recorder
 from recorder import Interaction
 
-from .._client import FakeAnthropic
+from .._client import FakeAnthropic, transport_of
 from .._errors import ReplayError
 from ..analysis._stats import TOKEN_DELTAS, first_token_time
-from ._common import Number, describe, ms, short
+from ._common import Number, cli_advice, describe, matching_options, ms, short
 
 # What an imported capture (which has no recorded request) is asked during `play`: any
 # request gets the capture, so the smallest valid streaming body will do.
@@ -36,7 +36,9 @@ IMPORTED_REQUEST: dict[str, Any] = {
               help="Pace the replay: 1 = the recorded timing, 2 = twice as fast. Default: instantly.")
 @click.option("--fault", "fault_specs", multiple=True, metavar="SPEC",
               help="Break calls on purpose, e.g. 529x2, drop@events=5, stall@events=3:2s (repeatable).")
-def play(file: Path, speed: float | None, fault_specs: tuple[str, ...]) -> None:
+@matching_options
+def play(file: Path, speed: float | None, fault_specs: tuple[str, ...], match_on: tuple[str, ...],
+         ignore_keys: tuple[str, ...]) -> None:
     """Replay every interaction of FILE through the real anthropic SDK, rendering it as it streams.
 
     Text is printed live, thinking is dimmed, tool calls are shown with their parsed input.
@@ -45,7 +47,9 @@ def play(file: Path, speed: float | None, fault_specs: tuple[str, ...]) -> None:
     """
     cassette = recorder.load(file)
     # No retries: every recorded interaction (a 429 included) is played once, as itself.
-    client = FakeAnthropic(cassette, speed=speed, faults=fault_specs, max_retries=0)
+    client = FakeAnthropic(cassette, speed=speed, faults=fault_specs, match_on=match_on, ignore_keys=ignore_keys,
+                           max_retries=0)
+    transport_of(client).playback.advice = cli_advice("play", server=False)
     with client:
         for interaction in cassette:
             click.secho(f"── {_title(interaction)}", bold=True)
