@@ -55,17 +55,24 @@ def parsed(body: bytes) -> Any:
 
 
 def lines_of(body: bytes) -> list[str]:
-    """A canonical body as diffed: one JSON member per line, else its text lines.
+    """A canonical body as diffed: one JSON member per line, closing brackets apart; else its text lines.
 
     The compact canonical JSON is cut before each `,"`, which outside a string starts the next
-    key or string element and inside one cannot occur (a quote in a string is escaped): as
-    fine as a pretty-print, at the speed of `bytes.split`.
+    key or string element and inside one cannot occur (a quote in a string is escaped); a run
+    of `}` and `]` ending a piece closes objects and arrays (a value never ends in one). As fine
+    as a pretty-print, at the speed of `str.split`.
     """
     text = body.decode("utf-8", errors="replace")
     if not text.startswith(("{", "[")):
         return text.splitlines()
     first, *rest = text.split(',"')
-    return [first, *('"' + line for line in rest)]
+    lines = []
+    for piece in (first, *('"' + line for line in rest)):
+        member = piece.rstrip("}]")
+        lines.append(member)
+        if len(member) < len(piece):
+            lines.append(piece[len(member):])
+    return lines
 
 
 def sketch(lines: Sequence[str]) -> frozenset[int]:

@@ -263,7 +263,8 @@ class Playback:
         assert closest.request is not None
         what = [f"- {name}: {message}" for name, message in failures]
         if body.changed:
-            what.append(f"- body ({body.changed} differing lines; - recorded, + this request):\n{body.render()}")
+            lines_differ = f"{body.changed} differing line{'s' if body.changed > 1 else ''}"
+            what.append(f"- body ({lines_differ}; - recorded, + this request):\n{body.render()}")
         others = [f"{_sources.label(self.cassette, self.cassette.interactions[p])} ({c[1]} lines differ)"
                   for c, p, _, _ in ranked[1:3]]
         advice = []

@@ -165,10 +165,11 @@ CLI = [sys.executable, "-c", "from replayer.cli import main; main()"]
 
 
 @contextmanager
-def cli_server(*args: str) -> Iterator[str]:
+def cli_server(*args: str, stderr: list[str] | None = None) -> Iterator[str]:
     """Run `cassette ARGS...` (a server that prints its base URL first) and yield that URL.
 
-    On leaving the block, SIGINT must stop it with exit status 0 and nothing on stderr.
+    On leaving the block, SIGINT must stop it with exit status 0 and nothing on stderr (or,
+    given a `stderr` list, what it printed there is appended to it).
     """
     process = subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -181,7 +182,11 @@ def cli_server(*args: str) -> Iterator[str]:
         if process.poll() is None:
             process.kill()
             process.wait()
-    assert process.stderr.read() == ""  # type: ignore[union-attr]
+    printed = process.stderr.read()  # type: ignore[union-attr]
+    if stderr is None:
+        assert printed == ""
+    else:
+        stderr.append(printed)
 
 
 __all__ = ["BODY", "CLI", "MODEL", "Chunks", "Observed", "Upstream", "aobserve", "async_direct", "async_recording",
