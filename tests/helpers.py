@@ -189,5 +189,28 @@ def cli_server(*args: str, stderr: list[str] | None = None) -> Iterator[str]:
         stderr.append(printed)
 
 
+def conversations(n: int) -> recorder.Cassette:
+    """`n` interactions answering distinct tool-loop requests (`conversation(i)`) with text.jsonl's stream."""
+    import dataclasses
+
+    template = recorder.load(CASSETTES / "text.jsonl")[0]
+    assert template.request is not None
+    return recorder.Cassette(tuple(
+        dataclasses.replace(template, id=i, request=dataclasses.replace(template.request,
+                                                                         body=recorder.Payload(conversation(i))))
+        for i in range(n)), path=f"conversations-{n}.jsonl")
+
+
+def conversation(n: int) -> dict[str, Any]:
+    """Request n of `conversations`: turn n % 40 of tool loop n // 40."""
+    messages: list[dict[str, Any]] = [{"role": "user", "content": f"Task {n // 40}: plan the trip."}]
+    for turn in range(n % 40):
+        messages.append({"role": "assistant", "content": [
+            {"type": "tool_use", "id": f"toolu_{n // 40}_{turn}", "name": "get_weather", "input": {"city": f"C{turn}"}}]})
+        messages.append({"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": f"toolu_{n // 40}_{turn}", "content": f'{{"temperature": {turn}}}'}]})
+    return {"model": MODEL, "max_tokens": 1024, "stream": True, "messages": messages}
+
+
 __all__ = ["BODY", "CLI", "MODEL", "Chunks", "Observed", "Upstream", "aobserve", "async_direct", "async_recording",
-           "cli_server", "direct", "json_reply", "observe", "recording", "replayer", "run", "sse_reply"]
+           "cli_server", "conversation", "conversations", "direct", "json_reply", "observe", "recording", "replayer", "run", "sse_reply"]
