@@ -1,9 +1,9 @@
 """Why a request matched nothing: the closest recordings, ranked by how much differs, and the lines that differ.
 
 Bounded whatever the cassette size: every recorded request keeps a small fingerprint (a
-bottom-k sketch of the lines of its pretty-printed canonical body, see Broder, "On the
-resemblance and containment of documents", 1997), a miss compares fingerprints to pick a
-shortlist, and only the shortlist is diffed line by line.
+bottom-k sketch of the lines of its canonical body, see Broder, "On the resemblance and
+containment of documents", 1997), a miss compares fingerprints to pick a shortlist, and only
+the shortlist is diffed line by line.
 """
 
 from __future__ import annotations

@@ -165,13 +165,17 @@ CLI = [sys.executable, "-c", "from replayer.cli import main; main()"]
 
 
 @contextmanager
-def cli_server(*args: str, stderr: list[str] | None = None) -> Iterator[str]:
+def cli_server(*args: str, stderr: list[str] | None = None,
+               started: list[subprocess.Popen[str]] | None = None) -> Iterator[str]:
     """Run `cassette ARGS...` (a server that prints its base URL first) and yield that URL.
 
     On leaving the block, SIGINT must stop it with exit status 0 and nothing on stderr (or,
-    given a `stderr` list, what it printed there is appended to it).
+    given a `stderr` list, what it printed there is appended to it). The process is appended
+    to `started`, if given.
     """
     process = subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if started is not None:
+        started.append(process)
     try:
         url = process.stdout.readline().strip()  # type: ignore[union-attr]
         assert url.startswith("http://127.0.0.1:") and not url.endswith(":0")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import threading
@@ -21,7 +20,7 @@ import httpx2
 import pytest
 
 import recorder
-from tests.helpers import CASSETTES, CLI, conversation, conversations, observe
+from tests.helpers import CASSETTES, cli_server, conversation, conversations, observe
 
 HEADERS = {"anthropic-version": "2023-06-01", "content-type": "application/json"}
 ROUNDS = 4
@@ -35,23 +34,13 @@ def server(tmp_path: Path) -> Iterator[tuple[str, int]]:
     for name in ("text.jsonl", "tool_use.jsonl"):
         (folder / name).write_bytes((CASSETTES / name).read_bytes())
     recorder.save(conversations(200), folder / "conversations.jsonl")
-    process = subprocess.Popen([*CLI, "serve", str(folder), "--speed", "20", "--quiet"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        url = process.stdout.readline().strip()  # type: ignore[union-attr]
-        assert url.startswith("http://127.0.0.1:")
-        yield url, process.pid
-        assert process.poll() is None, "the server died"
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=15) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    printed = process.stderr.read()  # type: ignore[union-attr]
+    printed: list[str] = []
+    started: list[subprocess.Popen[str]] = []
+    with cli_server("serve", str(folder), "--speed", "20", "--quiet", stderr=printed, started=started) as url:
+        yield url, started[0].pid
     # --quiet: no request log; what is left is uvicorn's one line per request that is not HTTP.
-    assert "Traceback" not in printed
-    assert set(printed.splitlines()) <= {"Invalid HTTP request received."}
+    assert "Traceback" not in printed[0]
+    assert set(printed[0].splitlines()) <= {"Invalid HTTP request received."}
 
 
 def fds(pid: int) -> int:
