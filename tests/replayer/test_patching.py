@@ -74,7 +74,7 @@ def test_a_miss_raises_at_once_without_sdk_retries(tmp_path: Path) -> None:
         client.messages.create(**{**BODY, "max_tokens": 999})
     message = str(caught.value)
     assert f"Closest: {path} interaction 0" in message
-    assert '"max_tokens": 999' in message and '"max_tokens": 256' in message
+    assert '"max_tokens":999' in message and '"max_tokens":256' in message
     assert replayer.transport_of(client).calls == []
 
 
