@@ -55,24 +55,40 @@ def parsed(body: bytes) -> Any:
 
 
 def lines_of(body: bytes) -> list[str]:
-    """A canonical body as diffed: one JSON member per line, closing brackets apart; else its text lines.
+    """A canonical body as diffed: one JSON member per line, the outermost brackets apart; else its text lines.
 
-    The compact canonical JSON is cut before each `,"`, which outside a string starts the next
-    key or string element and inside one cannot occur (a quote in a string is escaped); a run
-    of `}` and `]` ending a piece closes objects and arrays (a value never ends in one). As fine
-    as a pretty-print, at the speed of `str.split`.
+    The compact canonical JSON is cut before each `,"`: outside a string that starts the next
+    key or string element; inside one it can only be a string ending in a comma (any other
+    quote in a string is escaped), and such a cut is undone. A run of `}` and `]` ending a
+    piece closes objects and arrays (a value never ends in one). As fine as a pretty-print, at
+    about the speed of `str.split`.
     """
     text = body.decode("utf-8", errors="replace")
     if not text.startswith(("{", "[")):
         return text.splitlines()
     first, *rest = text.split(',"')
-    lines = []
-    for piece in (first, *('"' + line for line in rest)):
+    pieces = [first]
+    for part in rest:
+        # After a string that ends in a comma comes its closing quote, then : , } ] (or another cut).
+        if part[:1] in ("", ":", ",", "}", "]") and _open_string(pieces[-1]):
+            pieces[-1] += ',"' + part
+        else:
+            pieces.append('"' + part)
+    opening = first[: len(first) - len(first.lstrip("{["))]
+    pieces[0] = pieces[0][len(opening):]
+    lines = [opening] if opening else []
+    for piece in pieces:
         member = piece.rstrip("}]")
         lines.append(member)
         if len(member) < len(piece):
             lines.append(piece[len(member):])
     return lines
+
+
+def _open_string(piece: str) -> bool:
+    """Whether `piece` ends inside a JSON string (an odd number of unescaped quotes)."""
+    plain = piece.replace("\\\\", "")
+    return (plain.count('"') - plain.count('\\"')) % 2 == 1
 
 
 def sketch(lines: Sequence[str]) -> frozenset[int]:
