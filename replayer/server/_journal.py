@@ -78,7 +78,7 @@ class Entry:
         clock = self.started[11:23]
         session = "" if self.session == "default" else f" [{self.session}]"
         if self.matched is not None:
-            what = f"{_short(self.matched)}"
+            what = _short(self.matched)
         elif self.outcome == "miss":
             what = f"MISS (closest {_short(self.closest)})" if self.closest else "MISS"
         else:
