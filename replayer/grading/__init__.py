@@ -70,8 +70,10 @@ def grade(target: str | Target | None = None, *, command: Sequence[str] | None =
         raise GradeError("grade a Python target or a command, not both or neither")
     given = list(cassettes)
     cassette = load_all(given) if given else default_stream().cassette
-    chosen = [c if isinstance(c, Case) else Case(c, c) for c in cases] if cases is not None else catalogue(
-        cassette, client_timeout=client_timeout, sdk_retries=sdk_retries)
+    known = catalogue(cassette, client_timeout=client_timeout, sdk_retries=sdk_retries)
+    names = {c.spec: c.name for c in known}
+    chosen = known if cases is None else [
+        c if isinstance(c, Case) else Case(c, names.get(c, "given fault")) for c in cases]
     if command is not None:
         if not command:
             raise GradeError("the command to grade is empty; put it after --, e.g. -- node client.mjs")

@@ -26,6 +26,8 @@ from ._verdict import Raised
 PLACEHOLDER_KEY = "cassette-grade-no-key-needed"
 # The last line of a Python traceback: `package.Error: message` (or a bare `Error`).
 _PYTHON_ERROR = re.compile(r"^(?P<name>[A-Za-z_][\w.]*)(?::\s?(?P<message>.*))?$")
+# An error a runtime printed as uncaught, at the start of a line: `TypeError: terminated`.
+_THROWN = re.compile(r"^(?P<name>(?:[A-Z]\w*)?(?:Error|Exception))(?::\s?(?P<message>.*))?$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,9 @@ class CommandRun:
         if self.exit_code < 0:  # killed by a signal: a segfault, an abort
             name = signal.Signals(-self.exit_code).name if -self.exit_code in signal.valid_signals() else "signal"
             return Raised(name, f"killed by {name}", None, None, None, crash=True)
+        thrown = _THROWN.search(self.stderr)  # e.g. Node's `TypeError: terminated` for an uncaught error
+        if thrown is not None:
+            return Raised(thrown["name"], (thrown["message"] or "")[:300], None, None, None, crash=False)
         last = next((line for line in reversed(self.stderr.strip().splitlines()) if line.strip()), "")
         return Raised(f"exit {self.exit_code}", last.strip()[:300], None, None, None, crash=False)
 
