@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import click
 
@@ -21,6 +21,11 @@ class _GradeCommand(click.Command):
             ctx.meta["grade_command"] = args[at + 1:]
             args = args[:at]
         return super().parse_args(ctx, args)
+
+
+def use_color(stream: TextIO) -> bool:
+    """Colour on a terminal, unless NO_COLOR is set (https://no-color.org)."""
+    return stream.isatty() and not os.environ.get("NO_COLOR")
 
 
 @click.command("grade", cls=_GradeCommand)
@@ -75,7 +80,7 @@ def grade_command(ctx: click.Context, target: str | None, cassettes: tuple[Path,
     if as_json:
         click.echo(to_json(result))
     else:
-        color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+        color = use_color(sys.stdout)
         click.echo(table(result, color=color), color=color)
     if markdown_file is not None:
         markdown_file.write_text(markdown(result), encoding="utf-8")
