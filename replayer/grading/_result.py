@@ -102,7 +102,10 @@ class GradeResult:
 
 
 def preview(value: Any, limit: int = 60) -> str:
-    """A one-line view of a value, cut to `limit` characters."""
+    """A one-line view of a value in `limit` characters: its start and its end, where a cut shows."""
     text = value if isinstance(value, str) else repr(value)
     text = text.replace("\n", "\\n")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    if len(text) <= limit:
+        return text
+    head = (limit - 1) // 2
+    return f"{text[:head]}…{text[len(text) - (limit - 1 - head):]}"
