@@ -29,7 +29,9 @@ import anyio
 from recorder import Cassette
 
 from .._client import FakeAnthropic, FakeAsyncAnthropic, transport_of
+from .._replay import intercepted
 from .._timing import VirtualClock
+from .._transport import ReplayTransport
 from ._verdict import Raised
 
 Target = Callable[[Any], Any]
@@ -127,24 +129,41 @@ class Run:
         return self.value, self.stdout
 
 
+def takes_client(target: Target) -> bool:
+    """Whether `target` takes the client as an argument (else it builds its own, as an app does)."""
+    try:
+        parameters = inspect.signature(target).parameters.values()
+    except (TypeError, ValueError):  # no signature to read (some builtins): assume the usual shape
+        return True
+    return any(p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in parameters)
+
+
 def run_python(target: Target, cassette: Cassette, spec: str | None, *, budget: float,
                wall_budget: float) -> Run:
     """Run `target` once on `cassette` with fault `spec` (None: unfaulted), on a BudgetClock.
 
+    A target taking an argument gets a FakeAnthropic (FakeAsyncAnthropic for a coroutine
+    function); one taking none builds its own clients, which `replay()` answers for the run.
     The run happens in its own thread, so that a target spinning without ever waiting is given
     up after `wall_budget` real seconds (and left behind: a thread cannot be stopped).
     """
     clock = BudgetClock(budget)
+    options: dict[str, Any] = {"faults": [spec] if spec else [], "speed": 1.0, "clock": clock}
     asynchronous = inspect.iscoroutinefunction(target)
-    make = FakeAsyncAnthropic if asynchronous else FakeAnthropic
-    client = make(cassette, faults=[spec] if spec else [], speed=1.0, clock=clock)
     box: dict[str, Any] = {}
     ready = threading.Event()
+    if takes_client(target):
+        client = (FakeAsyncAnthropic if asynchronous else FakeAnthropic)(cassette, **options)
+        transport, answering = transport_of(client), contextlib.nullcontext()
+        args: tuple[Any, ...] = (client,)
+    else:
+        transport = ReplayTransport(cassette, **options)
+        answering, args = intercepted(transport), ()
 
     def work() -> None:
         ready.wait()
         try:
-            box["value"] = asyncio.run(target(client)) if asynchronous else target(client)
+            box["value"] = asyncio.run(target(*args)) if asynchronous else target(*args)
         except BaseException as exc:  # noqa: BLE001 - what the target raised is the observation
             box["raised"] = exc
 
@@ -152,15 +171,14 @@ def run_python(target: Target, cassette: Cassette, spec: str | None, *, budget: 
     thread = threading.Thread(target=work, name=f"cassette grade {spec or 'unfaulted'}", daemon=True)
     thread.start()
     assert thread.ident is not None
-    with virtual_time(thread.ident, clock, out):
+    with answering, virtual_time(thread.ident, clock, out):
         ready.set()
         thread.join(wall_budget)
-    requests = transport_of(client).requests
     if thread.is_alive():
-        return Run(None, out.getvalue(), None, True, requests, clock.now())
+        return Run(None, out.getvalue(), None, True, transport.requests, clock.now())
     raised = box.get("raised")
     hung = isinstance(raised, Hung)
-    return Run(box.get("value"), out.getvalue(), None if hung else raised, hung, requests, clock.now())
+    return Run(box.get("value"), out.getvalue(), None if hung else raised, hung, transport.requests, clock.now())
 
 
 def raised_of(run: Run) -> Raised | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -219,3 +220,41 @@ def test_a_target_that_fails_unfaulted_cannot_be_graded() -> None:
 def test_grade_is_exported_lazily() -> None:
     assert replayer.grade is grade
     assert replayer.GradeResult.__name__ == "GradeResult"
+
+
+def builds_its_own_client() -> str:
+    """An app (or a library from PyPI) that makes its own client: graded through `replay()`."""
+    client = anthropic.Anthropic(api_key="k")
+    with client.messages.stream(**REQUEST) as stream:
+        return "".join(stream.text_stream)
+
+
+def test_a_target_taking_no_client_is_answered_through_replay() -> None:
+    result = grade(builds_its_own_client, cases=["529x2", f"truncate@events={N}x1", f"drop@events={N}x1"])
+    assert [(c.verdict, c.retries) for c in result.cases] == [
+        ("recovered", 2), ("failed_silently", 0), ("failed_loudly", 0)]
+
+
+def no_timeout(client: anthropic.Anthropic) -> str:
+    """A client without a timeout, as some libraries build it."""
+    with client.with_options(timeout=None).messages.stream(**REQUEST) as stream:
+        return "".join(stream.text_stream)
+
+
+def test_a_silent_server_hangs_a_client_without_a_timeout_as_a_real_one_does() -> None:
+    result = grade(no_timeout, cases=["timeoutx1", f"timeout@events={N}x1", f"stall@events={N}:1200sx1"], budget=5000)
+    assert [c.verdict for c in result.cases] == ["hung", "hung", "recovered"]
+    assert result.cases[0].seconds == result.cases[1].seconds == 5000
+    with ScriptedUpstream([Reply(chunks=chunks(EVENTS[:N]), ending="stall")]) as upstream:
+        client = anthropic.Anthropic(api_key="k", base_url=upstream.base_url)
+        waiting = threading.Thread(target=run_on_socket_quietly, args=(no_timeout, client), daemon=True)
+        waiting.start()
+        waiting.join(1.5)
+        assert waiting.is_alive()  # still waiting on the silent socket; closing the upstream releases it
+    waiting.join(10)
+    assert not waiting.is_alive()
+
+
+def run_on_socket_quietly(target: Callable[[Any], Any], client: anthropic.Anthropic) -> None:
+    with contextlib.suppress(Exception):
+        target(client)
