@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import _common as c
 
 from replayer.grading import catalogue, grade
-from replayer.grading._cases import default_stream
+from replayer.grading._cases import default_cassette
 
 BENCH = "grade"
 REQUEST = {"model": "claude-haiku-4-5", "max_tokens": 256, "messages": [{"role": "user", "content": "Hi"}]}
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> list[c.Result]:
     p = c.parser(__doc__.splitlines()[0])
     p.add_argument("--repeat", type=int, default=3)
     args = p.parse_args(argv)
-    cases = catalogue(default_stream().cassette)
+    cases = catalogue(default_cassette())
     command_cases = [case.spec for case in cases if "stall" not in case.spec and "timeout" not in case.spec][:8]
     argv_ = [sys.executable, "-c", CLIENT]
     timings = c.compare({

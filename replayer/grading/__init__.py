@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from recorder import Cassette
 
-from ._cases import SDK_READ_TIMEOUT, SDK_RETRIES, Case, catalogue, default_stream
+from ._cases import SDK_READ_TIMEOUT, SDK_RETRIES, Case, catalogue, default_cassette
 from ._command import run_command
 from ._python import Run, Target, raised_of, run_python
 from ._result import FAIL_ON_DEFAULT, CaseResult, GradeError, GradeResult, preview, verdicts
@@ -69,7 +69,7 @@ def grade(target: str | Target | None = None, *, command: Sequence[str] | None =
     if (target is None) == (command is None):
         raise GradeError("grade a Python target or a command, not both or neither")
     given = list(cassettes)
-    cassette = load_all(given) if given else default_stream().cassette
+    cassette = load_all(given) if given else default_cassette()
     known = catalogue(cassette, client_timeout=client_timeout, sdk_retries=sdk_retries)
     names = {c.spec: c.name for c in known}
     chosen = known if cases is None else [

@@ -35,12 +35,11 @@ class Case:
         _faults.parse(self.spec)  # a bad spec fails here, not in the middle of a grading run
 
 
-def default_stream() -> GeneratedStream:
+def default_cassette() -> Cassette:
     """What is graded when no cassette is given: a 12-delta text answer that answers any request."""
     text = ("Sunlight scatters off the molecules of the air, and blue light, with its shorter wavelength, "
             "scatters the most, so the whole sky glows blue.")
-    events = tuple(text_message(text, pieces=12))
-    return GeneratedStream(events, final_message={})
+    return GeneratedStream(tuple(text_message(text, pieces=12)), final_message={}).cassette
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,11 @@ from click.testing import CliRunner, Result
 from replayer.cli import main
 from replayer.cli._grade import use_color
 from replayer.grading import grade
-from replayer.grading._cases import Positions, default_stream
+from replayer.grading._cases import Positions, default_cassette
 from replayer.grading._report import table
 from tests.helpers import CASSETTES, ROOT
 
-N = Positions.of(default_stream().cassette).middle
+N = Positions.of(default_cassette()).middle
 GUIDE = "examples.graded:guide_stream"
 RESILIENT = "examples.graded:resilient_stream"
 

@@ -18,13 +18,13 @@ from examples.graded import REQUEST, guide_stream, resilient_stream
 from replayer import Chunk, Reply, ScriptedUpstream
 from replayer.fuzzing._synthetic import sse_bytes
 from replayer.grading import Case, GradeError, Raised, catalogue, grade
-from replayer.grading._cases import Positions, default_stream
+from replayer.grading._cases import Positions, default_cassette
 from replayer.grading._result import preview
 from replayer.grading._verdict import classify
 from tests.helpers import CASSETTES
 
-EVENTS = list(default_stream().events)
-POS = Positions.of(default_stream().cassette)
+EVENTS = [(e.event, e.data) for e in default_cassette().interactions[0].events]
+POS = Positions.of(default_cassette())
 N = POS.middle
 TEXT = "".join(d["delta"]["text"] for name, d in EVENTS if name == "content_block_delta")
 FULL = Reply(chunks=tuple(Chunk(sse_bytes([e])) for e in EVENTS))
@@ -189,7 +189,7 @@ def test_the_catalogue_covers_every_failure_and_places_them_by_event_index() -> 
                  f"529,drop@events={at.middle},ok"):
         assert spec in specs
     assert len(set(specs)) == len(specs)
-    assert not any("inside the tool input" in c.name for c in catalogue(default_stream().cassette))
+    assert not any("inside the tool input" in c.name for c in catalogue(default_cassette()))
     assert "529x4" in [c.spec for c in catalogue(cassette, sdk_retries=3)]
 
 
