@@ -19,7 +19,7 @@ from recorder import Cassette
 
 from ._cases import SDK_READ_TIMEOUT, SDK_RETRIES, Case, catalogue, default_cassette
 from ._command import run_command
-from ._python import Run, Target, raised_of, run_python
+from ._python import Run, Target, run_python
 from ._result import FAIL_ON_DEFAULT, CaseResult, GradeError, GradeResult, preview, verdicts
 from ._verdict import CRASHES, VERDICTS, Raised, Verdict, classify
 
@@ -52,8 +52,8 @@ def grade(target: str | Target | None = None, *, command: Sequence[str] | None =
           workers: int = 4) -> GradeResult:
     """Run `target` (or `command`) once unfaulted, then once per case, and give each case a verdict.
 
-    `target` is a function taking an anthropic client (or a `module:function` spec); `command` a
-    program and its arguments, run against `serve()` through `ANTHROPIC_BASE_URL`. `cassettes` are
+    `target` is a function taking an anthropic client, or taking nothing and building its own
+    clients (an app, a library), or a `module:function` spec for one; `command` a program and its arguments, run against `serve()` through `ANTHROPIC_BASE_URL`. `cassettes` are
     merged into one (files or folders, in order); with none, a generated text stream answers any
     request. `cases` default to `catalogue(...)` on that stream; strings are fault specs.
     `budget` is the time a case may take before it is `hung`: virtual seconds for a Python target
@@ -63,7 +63,7 @@ def grade(target: str | Target | None = None, *, command: Sequence[str] | None =
 
     Raises GradeError when the target cannot be found, or fails even with no fault injected.
     """
-    from ..fuzzing._runner import FuzzError, load_target
+    from ..fuzzing._runner import FuzzError, _name_of, load_target
     from ..server._serve import load_all
 
     if (target is None) == (command is None):
@@ -85,7 +85,7 @@ def grade(target: str | Target | None = None, *, command: Sequence[str] | None =
             raise GradeError(str(exc)) from None
     else:
         assert target is not None
-        function, name = target, f"{target.__module__}:{getattr(target, '__qualname__', type(target).__name__)}"
+        function, name = target, _name_of(target)
     return _grade_python(function, name, cassette, chosen, PYTHON_BUDGET if budget is None else budget)
 
 
@@ -98,7 +98,7 @@ def _grade_python(function: Target, name: str, cassette: Cassette, cases: list[C
     results = []
     for case in cases:
         run = run_python(function, cassette, case.spec, budget=budget, wall_budget=WALL_BUDGET)
-        raised = raised_of(run)
+        raised = Raised.of(run.raised) if run.raised is not None else None
         verdict = classify(hung=run.hung, raised=raised, output=run.delivered, full=baseline.delivered)
         results.append(CaseResult(case, verdict, raised, max(0, run.requests - baseline.requests), run.seconds,
                                   _shown(run)))

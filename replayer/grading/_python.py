@@ -32,7 +32,6 @@ from .._client import FakeAnthropic, FakeAsyncAnthropic, transport_of
 from .._replay import intercepted
 from .._timing import VirtualClock
 from .._transport import ReplayTransport
-from ._verdict import Raised
 
 Target = Callable[[Any], Any]
 
@@ -79,6 +78,16 @@ class _ThreadStdout(io.TextIOBase):
 
     def flush(self) -> None:
         self._target().flush()
+
+    def isatty(self) -> bool:
+        return self._target().isatty()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self._target(), "encoding", None) or "utf-8"
+
+    def __getattr__(self, name: str) -> Any:  # what TextIOBase lacks (fileno, buffer...): the stream's own
+        return getattr(self._target(), name)
 
 
 @contextlib.contextmanager
@@ -180,6 +189,3 @@ def run_python(target: Target, cassette: Cassette, spec: str | None, *, budget: 
     hung = isinstance(raised, Hung)
     return Run(box.get("value"), out.getvalue(), None if hung else raised, hung, transport.requests, clock.now())
 
-
-def raised_of(run: Run) -> Raised | None:
-    return Raised.of(run.raised) if run.raised is not None else None
