@@ -43,8 +43,9 @@ def use_color(stream: TextIO) -> bool:
 @click.option("--budget", type=Number(0, inclusive=False, name="budget"), default=None,
               help="Seconds a case may take before it is graded hung: virtual for a Python target "
                    "(default 3600), wall-clock for a command (default 60).")
-@click.option("--client-timeout", type=Number(0, inclusive=False, name="client-timeout"), default=600.0,
-              show_default=True, help="The client's read timeout: the stalls last half and twice as long.")
+@click.option("--client-timeout", type=Number(0, inclusive=False, name="client-timeout"), default=None,
+              help="The client's read timeout: the stalls last half and twice as long. Default: the SDK's "
+                   "600 s for a Python target, 10 s for a command (its stalls take wall time).")
 @click.option("--sdk-retries", type=click.IntRange(min=0), default=2, show_default=True,
               help="How often the client's SDK retries by itself (529 comes once more often).")
 @click.option("-j", "--workers", type=click.IntRange(min=1), default=4, show_default=True,
@@ -52,7 +53,7 @@ def use_color(stream: TextIO) -> bool:
 @click.pass_context
 def grade_command(ctx: click.Context, target: str | None, cassettes: tuple[Path, ...], cases: tuple[str, ...],
                   as_json: bool, markdown_file: Path | None, fail_on: str, budget: float | None,
-                  client_timeout: float, sdk_retries: int, workers: int) -> None:
+                  client_timeout: float | None, sdk_retries: int, workers: int) -> None:
     """Grade how TARGET survives every way a Claude stream fails: one verdict per fault.
 
     \b

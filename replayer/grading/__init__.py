@@ -42,13 +42,15 @@ PYTHON_BUDGET = 3600.0
 """Virtual seconds a Python case may take: room for the SDK's three 600 s timeouts in a row."""
 COMMAND_BUDGET = 60.0
 """Wall seconds a command case may take."""
+COMMAND_CLIENT_TIMEOUT = 10.0
+"""The read timeout assumed for a command, unless told: its stalls (5 s and 20 s) cost wall time."""
 WALL_BUDGET = 60.0
 """Real seconds a Python case may take before it is given up as hung (a target spinning without waiting)."""
 
 
 def grade(target: str | Target | None = None, *, command: Sequence[str] | None = None,
           cassettes: Iterable[Cassette | str | os.PathLike[str]] = (), cases: Sequence[Case | str] | None = None,
-          budget: float | None = None, client_timeout: float = SDK_READ_TIMEOUT, sdk_retries: int = SDK_RETRIES,
+          budget: float | None = None, client_timeout: float | None = None, sdk_retries: int = SDK_RETRIES,
           workers: int = 4) -> GradeResult:
     """Run `target` (or `command`) once unfaulted, then once per case, and give each case a verdict.
 
@@ -57,8 +59,9 @@ def grade(target: str | Target | None = None, *, command: Sequence[str] | None =
     merged into one (files or folders, in order); with none, a generated text stream answers any
     request. `cases` default to `catalogue(...)` on that stream; strings are fault specs.
     `budget` is the time a case may take before it is `hung`: virtual seconds for a Python target
-    (default one hour), wall seconds for a command (default 60). `client_timeout` and
-    `sdk_retries` describe the client, to size the stalls and the 529 case. Commands run
+    (default one hour), wall seconds for a command (default 60). `client_timeout` (the client's
+    read timeout: the SDK's 600 s for Python, 10 s for a command, whose stalls cost wall time)
+    and `sdk_retries` describe the client, to size the stalls and the 529 case. Commands run
     `workers` at a time.
 
     Raises GradeError when the target cannot be found, or fails even with no fault injected.
@@ -70,6 +73,8 @@ def grade(target: str | Target | None = None, *, command: Sequence[str] | None =
         raise GradeError("grade a Python target or a command, not both or neither")
     given = list(cassettes)
     cassette = load_all(given) if given else default_cassette()
+    if client_timeout is None:
+        client_timeout = SDK_READ_TIMEOUT if command is None else COMMAND_CLIENT_TIMEOUT
     known = catalogue(cassette, client_timeout=client_timeout, sdk_retries=sdk_retries)
     names = {c.spec: c.name for c in known}
     chosen = known if cases is None else [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -258,3 +259,16 @@ def test_a_silent_server_hangs_a_client_without_a_timeout_as_a_real_one_does() -
 def run_on_socket_quietly(target: Callable[[Any], Any], client: anthropic.Anthropic) -> None:
     with contextlib.suppress(Exception):
         target(client)
+
+
+def test_connection_refused_is_graded_as_a_closed_port_answers() -> None:
+    with socket.socket() as probe:  # a port nothing listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    graded = grade(returns_text, cases=["connect-error"]).cases[0]
+    try:
+        returns_text(anthropic.Anthropic(api_key="k", base_url=f"http://127.0.0.1:{port}"))
+    except Exception as exc:
+        real = Raised.of(exc)
+    assert graded.verdict == "failed_loudly" and graded.raised == real
+    assert real.name == "anthropic.APIConnectionError" and graded.retries == 2
