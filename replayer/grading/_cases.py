@@ -111,4 +111,7 @@ def catalogue(cassette: Cassette, *, client_timeout: float = SDK_READ_TIMEOUT,
         Case(f"529,drop@events={at.middle},ok", "overloaded, then dropped mid-stream, then the answer"),
         Case(f"drop@events={at.middle}x2", "dropped mid-stream twice, then the answer"),
     ]
-    return cases
+    unique: dict[str, Case] = {}
+    for case in cases:  # on a very short stream two places can be the same event
+        unique.setdefault(case.spec, case)
+    return list(unique.values())

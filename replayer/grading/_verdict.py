@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import sys
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -81,12 +82,22 @@ def qualified_name(kind: type) -> str:
     return f"{kind.__module__}.{kind.__qualname__}"
 
 
+# Packages whose exceptions a printed name may be looked up in; anything else only if already imported
+# (importing a module named in a program's output would run that program's code here).
+_LOOKUP = frozenset({"builtins", "anthropic", "httpx2", "httpcore", "httpx", "json", "asyncio", "anyio", "ssl",
+                     "socket", "concurrent"})
+
+
 def resolve(name: str) -> type[BaseException] | None:
     """The exception class a printed name means (`KeyError`, `anthropic.RateLimitError`), or None."""
     module, _, attribute = name.rpartition(".")
+    module = module or "builtins"
     try:
-        found: Any = getattr(importlib.import_module(module or "builtins"), attribute)
-    except (ImportError, AttributeError, ValueError):
+        loaded = sys.modules.get(module)
+        if loaded is None and module.split(".")[0] in _LOOKUP:
+            loaded = importlib.import_module(module)
+        found: Any = getattr(loaded, attribute, None)
+    except ImportError:
         return None
     return found if isinstance(found, type) and issubclass(found, BaseException) else None
 

@@ -85,6 +85,9 @@ def test_tracebacks_and_exit_statuses_are_read() -> None:
     traceback = "Traceback (most recent call last):\n  File \"x.py\", line 1\n    x = {}['a']\nKeyError: 'a'\n"
     assert python_error(traceback).crash  # type: ignore[union-attr]
     assert python_error("no traceback here") is None
+    own = python_error("Traceback (most recent call last):\n  File \"app.py\"\nmyapp_errors_x.Boom: no\n")
+    assert own is not None and own.name == "myapp_errors_x.Boom" and own.api_error is None  # never imported
+    assert "myapp_errors_x" not in sys.modules
     killed = CommandRun(-11, "", "", 1, 0.0).raised()
     assert killed is not None and killed.name == "SIGSEGV" and killed.crash
     plain = CommandRun(3, "", "something went wrong\n", 1, 0.0).raised()

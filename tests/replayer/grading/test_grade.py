@@ -17,7 +17,8 @@ import recorder
 import replayer
 from examples.graded import REQUEST, guide_stream, resilient_stream
 from replayer import Chunk, Reply, ScriptedUpstream
-from replayer.fuzzing._synthetic import sse_bytes
+from replayer.fuzzing._generated import GeneratedStream
+from replayer.fuzzing._synthetic import sse_bytes, text_message
 from replayer.grading import Case, GradeError, Raised, catalogue, grade
 from replayer.grading._cases import Positions, default_cassette
 from replayer.grading._result import preview
@@ -192,6 +193,9 @@ def test_the_catalogue_covers_every_failure_and_places_them_by_event_index() -> 
     assert len(set(specs)) == len(specs)
     assert not any("inside the tool input" in c.name for c in catalogue(default_cassette()))
     assert "529x4" in [c.spec for c in catalogue(cassette, sdk_retries=3)]
+    one_delta = GeneratedStream(tuple(text_message("Hi", pieces=1)), final_message={}).cassette
+    short = [c.spec for c in catalogue(one_delta)]
+    assert len(short) == len(set(short)) and "drop@events=3x1" in short  # middle and near the end coincide
 
 
 def test_an_agent_loop_is_graded_on_a_recorded_cassette() -> None:
