@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import socket
@@ -276,3 +277,16 @@ def test_connection_refused_is_graded_as_a_closed_port_answers() -> None:
         real = Raised.of(exc)
     assert graded.verdict == "failed_loudly" and graded.raised == real
     assert real.name == "anthropic.APIConnectionError" and graded.retries == 2
+
+
+def test_an_async_target_past_the_budget_is_hung() -> None:
+    async def forever(client: anthropic.AsyncAnthropic) -> str:
+        while True:
+            try:
+                async with client.messages.stream(**REQUEST) as stream:
+                    return "".join([t async for t in stream.text_stream])
+            except Exception:
+                await asyncio.sleep(5)
+
+    result = grade(forever, cases=["529", f"timeout@events={N}"], budget=100)
+    assert [(c.verdict, c.seconds) for c in result.cases] == [("hung", 100), ("hung", 100)]
