@@ -75,9 +75,18 @@ def grade_command(ctx: click.Context, target: str | None, cassettes: tuple[Path,
     if (target is None) == (command is None):
         raise CliError("give TARGET (module:function) or a command after --, e.g. cassette grade -- node client.mjs")
     failing = verdicts(fail_on)
+    live = sys.stderr.isatty()
+
+    def progress(done: int, total: int) -> None:
+        if live:
+            click.echo(f"\rgrading: {done}/{total} cases ", nl=False, err=True)
+
     options: dict[str, Any] = {"cassettes": cassettes, "cases": list(cases) or None, "budget": budget,
-                               "client_timeout": client_timeout, "sdk_retries": sdk_retries, "workers": workers}
+                               "client_timeout": client_timeout, "sdk_retries": sdk_retries, "workers": workers,
+                               "progress": progress}
     result = grade(target, **options) if command is None else grade(command=command, **options)
+    if live:
+        click.echo("", err=True)
     if as_json:
         click.echo(to_json(result))
     else:

@@ -12,8 +12,8 @@ virtual clock; `_command` runs a program in any language against its own `serve(
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from recorder import Cassette
 
@@ -51,7 +51,7 @@ WALL_BUDGET = 60.0
 def grade(target: str | Target | None = None, *, command: Sequence[str] | None = None,
           cassettes: Iterable[Cassette | str | os.PathLike[str]] = (), cases: Sequence[Case | str] | None = None,
           budget: float | None = None, client_timeout: float | None = None, sdk_retries: int = SDK_RETRIES,
-          workers: int = 4) -> GradeResult:
+          workers: int = 4, progress: Callable[[int, int], None] | None = None) -> GradeResult:
     """Run `target` (or `command`) once unfaulted, then once per case, and give each case a verdict.
 
     `target` is a function taking an anthropic client, or taking nothing and building its own
@@ -62,7 +62,7 @@ def grade(target: str | Target | None = None, *, command: Sequence[str] | None =
     (default one hour), wall seconds for a command (default 60). `client_timeout` (the client's
     read timeout: the SDK's 600 s for Python, 10 s for a command, whose stalls cost wall time)
     and `sdk_retries` describe the client, to size the stalls and the 529 case. Commands run
-    `workers` at a time.
+    `workers` at a time. `progress(done, total)` is called as cases finish.
 
     Raises GradeError when the target cannot be found, or fails even with no fault injected.
     """
@@ -82,7 +82,8 @@ def grade(target: str | Target | None = None, *, command: Sequence[str] | None =
     if command is not None:
         if not command:
             raise GradeError("the command to grade is empty; put it after --, e.g. -- node client.mjs")
-        return _grade_command(list(command), cassette, chosen, COMMAND_BUDGET if budget is None else budget, workers)
+        return _grade_command(list(command), cassette, chosen, COMMAND_BUDGET if budget is None else budget, workers,
+                              progress or _quiet)
     if isinstance(target, str):
         try:
             function, name = load_target(target), target
@@ -91,10 +92,16 @@ def grade(target: str | Target | None = None, *, command: Sequence[str] | None =
     else:
         assert target is not None
         function, name = target, _name_of(target)
-    return _grade_python(function, name, cassette, chosen, PYTHON_BUDGET if budget is None else budget)
+    return _grade_python(function, name, cassette, chosen, PYTHON_BUDGET if budget is None else budget,
+                         progress or _quiet)
 
 
-def _grade_python(function: Target, name: str, cassette: Cassette, cases: list[Case], budget: float) -> GradeResult:
+def _quiet(done: int, total: int) -> None:
+    pass
+
+
+def _grade_python(function: Target, name: str, cassette: Cassette, cases: list[Case], budget: float,
+                  progress: Callable[[int, int], None]) -> GradeResult:
     baseline = run_python(function, cassette, None, budget=budget, wall_budget=WALL_BUDGET)
     if baseline.hung or baseline.raised is not None:
         what = f"raised {Raised.of(baseline.raised).name}: {baseline.raised}" if baseline.raised else "hung"
@@ -107,6 +114,7 @@ def _grade_python(function: Target, name: str, cassette: Cassette, cases: list[C
         verdict = classify(hung=run.hung, raised=raised, output=run.delivered, full=baseline.delivered)
         results.append(CaseResult(case, verdict, raised, max(0, run.requests - baseline.requests), run.seconds,
                                   _shown(run)))
+        progress(len(results), len(cases))
     return GradeResult(name, "python", tuple(results), _shown(baseline))
 
 
@@ -117,7 +125,7 @@ def _shown(run: Run) -> str:
 
 
 def _grade_command(argv: list[str], cassette: Cassette, cases: list[Case], budget: float,
-                   workers: int) -> GradeResult:
+                   workers: int, progress: Callable[[int, int], None]) -> GradeResult:
     name = " ".join(argv)
     try:
         baseline = run_command(argv, cassette, None, budget=budget)
@@ -136,6 +144,9 @@ def _grade_command(argv: list[str], cassette: Cassette, cases: list[Case], budge
                           preview(run.stdout), run.exit_code)
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        results = tuple(pool.map(one, cases))
+        futures = [pool.submit(one, case) for case in cases]
+        for done, _ in enumerate(as_completed(futures), 1):
+            progress(done, len(cases))
+        results = tuple(f.result() for f in futures)
     return GradeResult(name, "command", results, preview(baseline.stdout))
 

@@ -290,3 +290,9 @@ def test_an_async_target_past_the_budget_is_hung() -> None:
 
     result = grade(forever, cases=["529", f"timeout@events={N}"], budget=100)
     assert [(c.verdict, c.seconds) for c in result.cases] == [("hung", 100), ("hung", 100)]
+
+
+def test_progress_is_reported_as_cases_finish() -> None:
+    seen: list[tuple[int, int]] = []
+    grade(returns_text, cases=["529x1", f"drop@events={N}x1"], progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(1, 2), (2, 2)]
