@@ -38,12 +38,13 @@ def use_color(stream: TextIO) -> bool:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object per case, instead of the table.")
 @click.option("--markdown", "markdown_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the table as Markdown to this file (a CI artefact).")
-@click.option("--fail-on", default="silent,hung,crashed", show_default=True,
+@click.option("--fail-on", default="silent,hung,crashed", show_default=True, metavar="VERDICTS",
               help="Exit 1 when a case gets one of these verdicts: silent, loud, hung, crashed.")
-@click.option("--budget", type=Number(0, inclusive=False, name="budget"), default=None,
+@click.option("--budget", type=Number(0, inclusive=False, name="budget"), default=None, metavar="SECONDS",
               help="Seconds a case may take before it is graded hung: virtual for a Python target "
                    "(default 3600), wall-clock for a command (default 60).")
 @click.option("--client-timeout", type=Number(0, inclusive=False, name="client-timeout"), default=None,
+              metavar="SECONDS",
               help="The client's read timeout: the stalls last half and twice as long. Default: the SDK's "
                    "600 s for a Python target, 10 s for a command (its stalls take wall time).")
 @click.option("--sdk-retries", type=click.IntRange(min=0), default=2, show_default=True,
@@ -60,7 +61,8 @@ def grade_command(ctx: click.Context, target: str | None, cassettes: tuple[Path,
         cassette grade myapp.chat:answer --cassette chat.jsonl
         cassette grade --cassette chat.jsonl -- node client.mjs
 
-    TARGET is module:function, a function taking an anthropic client, run on a virtual clock.
+    TARGET is module:function, a function taking an anthropic client (or taking nothing and
+    building its own), run on a virtual clock.
     A command after -- is run once per case against its own `cassette serve`, found through
     ANTHROPIC_BASE_URL; its exit status and stdout are what is graded. Verdicts: recovered (the
     unfaulted run's answer, after N retries), failed_loudly (raised / exited non-zero),

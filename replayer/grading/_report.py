@@ -46,7 +46,8 @@ def _yes_no(value: bool | None) -> str:
 def summary(result: GradeResult) -> str:
     """`21 cases: 9 recovered, 8 failed_loudly, 3 failed_silently, 1 crashed (seconds: virtual)`."""
     counts = ", ".join(f"{n} {verdict}" for verdict, n in result.counts().items())
-    return f"{len(result.cases)} cases: {counts} (seconds: {result.clock} time)"
+    n = len(result.cases)
+    return f"{n} case{'' if n == 1 else 's'}: {counts} (seconds: {result.clock} time)"
 
 
 def table(result: GradeResult, *, color: bool = False) -> str:
