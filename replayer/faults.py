@@ -43,6 +43,7 @@ from ._errors import ReplayError
 from ._script import Pause, Script, Step
 
 __all__ = [
+    "NEVER",
     "Break",
     "ErrorEvent",
     "Fault",
@@ -73,7 +74,8 @@ __all__ = [
 
 
 NEVER = 30 * 24 * 3600.0
-"""How long a silent fault waits for a client that has no timeout: 30 days, i.e. it hangs."""
+"""How long a silent fault waits for a client that has no timeout: 30 days, i.e. it hangs, as it
+would on a silent server (free on a VirtualClock, where `cassette grade` calls it `hung`)."""
 
 
 class FaultError(ReplayError, ValueError):
