@@ -24,6 +24,7 @@ from .server import Chunk, Reply, ScriptedUpstream, serve
 
 __all__ = [
     "DEFAULT_MATCH_ON",
+    "CaseResult",
     "Chunk",
     "Chunking",
     "Clock",
@@ -32,6 +33,7 @@ __all__ = [
     "FakeAnthropic",
     "FakeAsyncAnthropic",
     "FuzzResult",
+    "GradeResult",
     "InteractionStats",
     "NoMatchError",
     "Pacer",
@@ -50,6 +52,7 @@ __all__ = [
     "export_vcr",
     "faults",
     "fuzz",
+    "grade",
     "import_vcr",
     "plot_latency",
     "plot_timeline",
@@ -61,9 +64,13 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    """`fuzz` and `FuzzResult` on first use: they import hypothesis, which replay alone does not need."""
+    """`fuzz`, `grade` and their results on first use: they import hypothesis, which replay alone does not need."""
     if name in ("FuzzResult", "fuzz"):
         from .fuzzing import _runner
 
         return getattr(_runner, name)
+    if name in ("CaseResult", "GradeResult", "grade"):
+        from . import grading
+
+        return getattr(grading, name)
     raise AttributeError(f"module 'replayer' has no attribute {name!r}")

@@ -33,7 +33,13 @@ def replay(cassette: Cassette | str | os.PathLike[str], *, speed: float | None =
     """
     transport = ReplayTransport(cassette, speed=speed, clock=clock, faults=faults, match_on=match_on,
                                 ignore_keys=ignore_keys, chunking=chunking, repeat=repeat)
+    with intercepted(transport):
+        yield transport
 
+
+@contextmanager
+def intercepted(transport: ReplayTransport) -> Iterator[None]:
+    """Within the block, `transport` answers every anthropic client's requests."""
     def handle(request: httpx2.Request, send: Send) -> httpx2.Response:
         return transport.handle_request(request)
 
@@ -41,4 +47,4 @@ def replay(cassette: Cassette | str | os.PathLike[str], *, speed: float | None =
         return await transport.handle_async_request(request)
 
     with intercept(handle, ahandle):
-        yield transport
+        yield

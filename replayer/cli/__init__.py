@@ -14,6 +14,7 @@ from ._analysis import diff_command, plot_command, stats_command
 from ._common import CliError, Group
 from ._convert import export_vcr_command, import_sse, import_vcr_command
 from ._fuzz import fuzz_command
+from ._grade import grade_command
 from ._inspect import check, show
 from ._play import play
 from ._server import record_command, serve_command
@@ -26,7 +27,8 @@ def main() -> None:
 
 
 for _command in (play, show, check, import_sse, stats_command, plot_command, diff_command, serve_command,
-                 record_command, import_vcr_command, export_vcr_command, fuzz_command):
+                 record_command, import_vcr_command, export_vcr_command, fuzz_command,
+                 grade_command):
     main.add_command(_command)
 
 __all__ = ["CliError", "main"]
