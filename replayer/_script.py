@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from weakref import WeakKeyDictionary
 
-from recorder import Cassette, Interaction, encode_event
+from recorder import Cassette, Interaction
+from recorder._lines import wire_steps
 
 from ._errors import exception_from
 
@@ -35,9 +36,7 @@ class Script:
         if interaction.body is not None:
             steps: tuple[Step, ...] = ((interaction.body.t, interaction.body.payload.text.encode()),)
         else:
-            steps = tuple(
-                (e.t, encode_event(e.event, e.payload.text, id=e.sse_id, retry=e.retry)) for e in interaction.events
-            )
+            steps = tuple(wire_steps(interaction.events))
         end = interaction.end
         if end is not None and end.tail:
             steps += ((end.t, end.tail.encode()),)

@@ -112,7 +112,9 @@ class ReplayApp:
             self._pace_from_arrival(response)
             body = relay(cast(AsyncIterable[bytes], response.stream))
             reply = StreamingResponse(body, status_code=response.status_code)
-            reply.raw_headers = raw_headers(response.headers.multi_items(), drop=_BODY_HEADERS)
+            # As bytes: the recorded values may be any text (UTF-8 on the wire), more than Latin-1 can hold.
+            items = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in response.headers.raw]
+            reply.raw_headers = raw_headers(items, drop=_BODY_HEADERS)
         await reply(scope, receive, send)
 
     def _pace_from_arrival(self, response: httpx2.Response) -> None:
