@@ -121,22 +121,33 @@ def _check_utf8(data: bytes, end: int, path: StrPath | None) -> None:
 
 
 def _fast(data: bytes, end: int, path: StrPath | None) -> Cassette | None:
-    """Decode every interaction line in one call; None when only the line-by-line path can tell what is wrong."""
+    """Decode the interaction lines a megabyte at a time; None when only the line-by-line path can tell
+    what is wrong (or the file has blank or indented lines, which that path reads too)."""
     first = data.find(b"\n", 0, end)
     if not data.startswith(b"{") or first < 0:
         return None
+    view = memoryview(data)
     try:
-        lines = _lines.decoder.decode_lines(memoryview(data)[first + 1:end])
-        # One value per line: every line starts an object and none is blank or holds two.
-        count = data.count(b"\n", first + 1, end) + (not data.endswith(b"\n", 0, end))
-        if len(lines) != count or data.count(b"\n{", first, end) != count:
-            return None
         builder = _Builder(path, _header(data[:first], path, 1))
-        for line in lines:
-            builder.add(line, 0)
+        start = first + 1
+        while start < end:
+            stop = data.find(b"\n", min(start + _CHUNK, end - 1), end) + 1 or end
+            lines = _lines.decoder.decode_lines(view[start:stop])
+            # One value per line: every line starts an object and none is blank or holds two.
+            count = data.count(b"\n", start, stop) + (not data.endswith(b"\n", 0, stop))
+            if len(lines) != count or data.count(b"\n{", start - 1, stop) != count:
+                return None
+            for line in lines:
+                builder.add(line, 0)
+            start = stop
     except (msgspec.MsgspecError, RecursionError, CassetteError):
         return None
     return builder.build()
+
+
+# Lines are decoded this many bytes at a time, so that only one piece of them is ever held twice
+# (as decoded values not yet deduplicated by the builder).
+_CHUNK = 1 << 20
 
 
 def _exact(data: bytes, end: int, path: StrPath | None) -> Cassette:

@@ -38,7 +38,7 @@ class RequestLine(Struct, tag_field="kind", tag="request", gc=False):
     id: Id
     method: Annotated[str, Meta(pattern=_TOKEN)]
     url: str
-    headers: Headers = {}
+    headers: dict[str, str] = {}  # only matched against, never sent: any text
     body: Raw | UnsetType = UNSET
     raw: str | None = None
 
@@ -89,7 +89,8 @@ EXPECTED: dict[str, str] = {
     "kind": f"'kind' to be one of {', '.join(KINDS)}",
     "t": f"'t' to be seconds since the request (a finite number from 0 to {MAX_T:g})",
     "status": "an integer HTTP 'status' from 100 to 599",
-    "headers": "'headers' to be an object of header names (HTTP tokens) to strings without CR, LF or NUL",
+    "headers": ("'headers' to be an object of strings (a response's: header names that are HTTP tokens, "
+                "values without CR, LF or NUL)"),
     "method": "a 'method' string (an HTTP token such as POST)",
     "url": "a 'url' string",
     "event": "'event' to be a string without line breaks, or null",

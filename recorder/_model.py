@@ -46,6 +46,7 @@ def payload_fields(text: str) -> dict[str, Any]:
         return {"raw": text}
 
 
+@dataclass(frozen=True, init=False, eq=False)
 class Payload:
     """A body or event payload: JSON `data`, or `raw` text when it was not JSON, or neither when empty.
 
@@ -53,10 +54,8 @@ class Payload:
     read: replay puts the text back on the wire and never needs the objects.
     """
 
-    __slots__ = ("_data", "_json", "raw")
-
-    _data: Any
-    _json: bytes | None
+    # Fields for dataclasses.replace / fields / asdict; `data` is read through the property below.
+    data: Any
     raw: str | None
 
     def __init__(self, data: Any = None, raw: str | None = None) -> None:
@@ -71,7 +70,7 @@ class Payload:
         _set(payload, "_json", text)
         return payload
 
-    @property
+    @property  # type: ignore[no-redef]
     def data(self) -> Any:
         """The parsed JSON payload (None when there is none)."""
         if self._data is _UNDECODED:
@@ -87,12 +86,6 @@ class Payload:
             return bytes(self._json).decode()
         return "" if self._data is None else _encode(self._data)
 
-    def _fields(self) -> dict[str, Any]:
-        if self.raw is not None:
-            return {"raw": self.raw}
-        data = self.data
-        return {} if data is None else {"data": data}
-
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Payload):
             return NotImplemented
@@ -101,14 +94,14 @@ class Payload:
     def __hash__(self) -> int:
         return hash((self.data, self.raw))
 
-    def __repr__(self) -> str:
-        return f"Payload(data={self.data!r}, raw={self.raw!r})"
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise FrozenInstanceError(f"cannot assign to field {name!r}")
-
     def __reduce__(self) -> tuple[Any, ...]:
         return Payload, (self.data, self.raw)
+
+    def _fields(self) -> dict[str, Any]:
+        if self.raw is not None:
+            return {"raw": self.raw}
+        data = self.data
+        return {} if data is None else {"data": data}
 
 
 _set = object.__setattr__

@@ -160,10 +160,10 @@ def test_non_latin1_response_headers_replay_as_recorded(tmp_path: Path) -> None:
     (RESPONSE, {"bad name": "v"}),
     (RESPONSE, {"x-a": 1}),
     (RESPONSE, ["content-type", "text/event-stream"]),
-    (2, {"x-a": "one\ntwo"}),
+    (2, {"x-a": 1}),
 ])
 def test_headers_that_cannot_go_on_the_wire_are_refused(tmp_path: Path, number: int, headers: Any) -> None:
-    refused(edited(tmp_path, number, headers=headers), number, "'headers' to be an object of header names")
+    refused(edited(tmp_path, number, headers=headers), number, "'headers' to be an object of strings")
 
 
 @pytest.mark.parametrize(("key", "value", "expected"), [
@@ -301,7 +301,7 @@ def mutated_cassettes(draw: st.DrawFn) -> bytes:
         how = draw(st.sampled_from(["set", "drop", "cut", "splice"]))
         try:
             line = json.loads(lines[index])
-        except ValueError:  # an earlier mutation broke it already
+        except (ValueError, RecursionError):  # an earlier mutation broke it already
             continue
         if how == "set":
             key = draw(st.sampled_from(KEYS))
