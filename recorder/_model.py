@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import FrozenInstanceError, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import msgspec
@@ -237,7 +237,8 @@ class End:
 class Interaction:
     """One HTTP exchange: request, response, then SSE events or a body, then how it ended.
 
-    `request` is None for imported captures, which answer any request.
+    `request` is None for imported captures, which answer any request. `events` is a tuple, or
+    for a loaded cassette a sequence that builds its Events the first time it is read.
     """
 
     id: int
