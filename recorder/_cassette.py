@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import codecs
 import datetime as _dt
-import gc
 import json
 import math
 import os
@@ -16,6 +15,7 @@ import jsonlines
 import msgspec
 
 from . import _lines
+from ._gc import paused
 from ._errors import CassetteError, CassetteNotFoundError, CassetteVersionError
 from ._lines import LoadedEvents, payload_of
 from ._model import (
@@ -75,14 +75,8 @@ def parse(data: bytes | str, *, path: StrPath | None = None) -> Cassette:
         data = data.encode("utf-8", "surrogatepass")  # a lone surrogate is then invalid UTF-8, reported below
     end = _kept(data)
     _check_utf8(data, end, path)
-    # Loading makes many objects and no reference cycles; collecting midway only costs time.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with paused():
         return _fast(data, end, path) or _exact(data, end, path)
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def _kept(data: bytes) -> int:
@@ -128,7 +122,7 @@ def _fast(data: bytes, end: int, path: StrPath | None) -> Cassette | None:
         return None
     view = memoryview(data)
     try:
-        builder = _Builder(path, _header(data[:first], path, 1))
+        builder = _Builder(path, _header(data[:first], path, 1), crlf=data.find(b"\r", 0, end) >= 0)
         start = first + 1
         while start < end:
             stop = data.find(b"\n", min(start + _CHUNK, end - 1), end) + 1 or end
@@ -137,8 +131,7 @@ def _fast(data: bytes, end: int, path: StrPath | None) -> Cassette | None:
             count = data.count(b"\n", start, stop) + (not data.endswith(b"\n", 0, stop))
             if len(lines) != count or data.count(b"\n{", start - 1, stop) != count:
                 return None
-            for line in lines:
-                builder.add(line, 0)
+            builder.add_all(lines)
             start = stop
     except (msgspec.MsgspecError, RecursionError, CassetteError):
         return None
@@ -338,9 +331,10 @@ class _Parts:
 class _Builder:
     """Checks the order of lines and groups them into interactions (their types are checked by the decoder)."""
 
-    def __init__(self, path: StrPath | None, header: dict[str, Any]) -> None:
+    def __init__(self, path: StrPath | None, header: dict[str, Any], *, crlf: bool = True) -> None:
         self.path = path
         self.header = header
+        self.crlf = crlf
         self.parts: dict[int, _Parts] = {}
         self.names: dict[str, str] = {}
 
@@ -352,7 +346,10 @@ class _Builder:
                 raise self._misplaced(line, parts, number)
             name = line.event
             if name is not None:
-                line.event = self.names.setdefault(name, name)  # one string per event type, not per event
+                known = self.names.get(name)
+                if known is None:
+                    known = self._name(name, number)
+                line.event = known  # one string per event type, not one per event
             parts.events.append(line)
         elif kind is _lines.RequestLine:
             if parts is not None:
@@ -377,12 +374,34 @@ class _Builder:
                 raise self._misplaced(line, parts, number)
             parts.end = self._end(line, number)
 
+    def add_all(self, lines: list[_lines.Line]) -> None:
+        """`add` each line (numbers unknown); a run of events of one interaction takes the short way."""
+        names, events, events_id = self.names, None, -1
+        for line in lines:
+            if type(line) is _lines.EventLine and line.id == events_id:
+                name = line.event
+                if name is not None:
+                    line.event = names.get(name) or self._name(name, 0)
+                events.append(line)  # type: ignore[union-attr]
+            else:
+                self.add(line, 0)
+                if type(line) is _lines.EventLine:  # added: the interaction has a response and no end yet
+                    events, events_id = self.parts[line.id].events, line.id
+                else:
+                    events_id = -1
+
     def build(self) -> Cassette:
         interactions = tuple(
-            Interaction(id, p.request, p.response, LoadedEvents(p.events) if p.events else (), p.body, p.end)
+            Interaction(id, p.request, p.response, LoadedEvents(p.events, crlf=self.crlf) if p.events else (), p.body, p.end)
             for id, p in self.parts.items()
         )
         return Cassette(interactions, self.header, None if self.path is None else str(self.path))
+
+    def _name(self, name: str, number: int) -> str:
+        if "\n" in name or "\r" in name:
+            raise self._fail(f"{_lines.EXPECTED['event']}, got {_lines.got(name)}", number)
+        self.names[name] = name
+        return name
 
     def _end(self, line: _lines.EndLine, number: int) -> End:
         if line.tail and SSEDecoder().decode(line.tail.encode()):

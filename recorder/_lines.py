@@ -53,7 +53,7 @@ class ResponseLine(Struct, tag_field="kind", tag="response", gc=False):
 class EventLine(Struct, tag_field="kind", tag="event", gc=False):
     id: Id
     t: Seconds
-    event: OneLine | None = None
+    event: str | None = None  # without line breaks: checked once per name by the reader, not per event
     data: Raw | UnsetType = UNSET
     raw: DataLines | None = None
     sse_id: OneLine | None = None
@@ -128,10 +128,11 @@ class LoadedEvents(Sequence[Event]):
     directly (`wire_steps`), so most loaded events are never built.
     """
 
-    __slots__ = ("_built", "_lines")
+    __slots__ = ("_built", "_crlf", "_lines")
 
-    def __init__(self, lines: list[EventLine]) -> None:
+    def __init__(self, lines: list[EventLine], *, crlf: bool = True) -> None:
         self._lines = lines
+        self._crlf = crlf  # False: the file has no CR at all, so no JSON text needs checking for one
         self._built: tuple[Event, ...] | None = None
 
     def events(self) -> tuple[Event, ...]:
@@ -162,18 +163,23 @@ class LoadedEvents(Sequence[Event]):
         return repr(self.events())
 
     def wire_steps(self) -> list[tuple[float, bytes]]:
-        steps = []
+        steps: list[tuple[float, bytes]] = []
+        append, heads, crlf = steps.append, _HEADS, self._crlf
         for line in self._lines:
-            name, data = line.event, line.data
-            wire = b"" if data is UNSET else bytes(data)
-            if not wire or wire == b"null" or line.sse_id is not None or line.retry is not None or line.raw is not None:
+            data = line.data
+            if (data is UNSET or line.raw is not None or line.sse_id is not None or line.retry is not None
+                    or len(data) == 4 and bytes(data) == b"null"):
                 text = payload_of(data, line.raw).text
-                steps.append((line.t, encode_event(name, text, id=line.sse_id, retry=line.retry)))
+                append((line.t, encode_event(line.event, text, id=line.sse_id, retry=line.retry)))
                 continue
-            if b"\r" in wire:  # insignificant white space in JSON, but a line break in SSE
-                wire = _encode(msgspec.json.decode(wire)).encode()
-            head = _HEADS.get(name) or _HEADS.setdefault(name, b"" if name is None else f"event: {name}\n".encode())
-            steps.append((line.t, b"".join((head, b"data: ", wire, b"\n\n"))))
+            head = heads.get(line.event)
+            if head is None:
+                name = line.event
+                head = heads[name] = b"data: " if name is None else f"event: {name}\ndata: ".encode()
+            wire = b"%s%s\n\n" % (head, data)
+            if crlf and b"\r" in wire:  # insignificant white space in JSON, but a line break in SSE
+                wire = head + _encode(msgspec.json.decode(data)).encode() + b"\n\n"
+            append((line.t, wire))
         return steps
 
 
