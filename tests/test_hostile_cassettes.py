@@ -124,6 +124,14 @@ def test_a_non_string_tail_is_refused(tmp_path: Path, tail: Any) -> None:
     refused(edited(tmp_path, END, tail=tail), END, "'tail' to be a string")
 
 
+@pytest.mark.parametrize("command", ["serve", "play"])
+def test_serve_and_play_refuse_a_non_string_tail_in_one_line(tmp_path: Path, command: str) -> None:
+    path = edited(tmp_path, END, tail=["not", "text"])
+    result = CliRunner().invoke(main, [command, str(path), *(["--port", "0"] if command == "serve" else [])])
+    assert result.exit_code == 2, result.output
+    assert result.output.splitlines() == [f"Error: {path}:{END}: 'tail' to be a string, got ['not', 'text']"]
+
+
 def test_a_tail_holding_a_finished_event_is_refused(tmp_path: Path) -> None:
     injected = 'event: error\ndata: {"type":"error","error":{"type":"api_error","message":"x"}}\n\n'
     refused(edited(tmp_path, END, tail=injected), END, "'tail' holding the start of an event that never finished")
@@ -296,17 +304,22 @@ ALLOWED = (anthropic.AnthropicError, httpx2.HTTPError, httpx2.StreamError, json.
 @st.composite
 def mutated_cassettes(draw: st.DrawFn) -> bytes:
     lines = [line.encode() for line in LINES]
-    for _ in range(draw(st.integers(1, 3))):
-        index = draw(st.integers(0, len(lines) - 1))
-        how = draw(st.sampled_from(["set", "drop", "cut", "splice"]))
+    for _ in range(draw(st.integers(1, 2))):
+        how = draw(st.sampled_from(["set", "drop", "cut", "splice", "header"]))
+        candidates = [i for i, text in enumerate(lines) if how != "header" or b'"headers":{' in text]
+        index = draw(st.sampled_from(candidates or [0]))
         try:
             line = json.loads(lines[index])
         except (ValueError, RecursionError):  # an earlier mutation broke it already
             continue
         if how == "set":
-            key = draw(st.sampled_from(KEYS))
+            key = draw(st.sampled_from(KEYS) | st.sampled_from(sorted(line) or KEYS))  # often a key the line has
             line[key] = "@@HOSTILE@@"
             lines[index] = json.dumps(line, ensure_ascii=False).replace('"@@HOSTILE@@"', draw(HOSTILE)).encode()
+        elif how == "header" and isinstance(line.get("headers"), dict):
+            name = draw(st.sampled_from(["content-type", "x-a", "bad name", "x-b\r\nx-c", ""]))
+            line["headers"][name] = draw(st.sampled_from(["日本", "é", "a\r\nx-injected: 1", "\x00", "text/plain"]))
+            lines[index] = json.dumps(line, ensure_ascii=False).encode()
         elif how == "drop" and line:
             line.pop(draw(st.sampled_from(sorted(line))))
             lines[index] = json.dumps(line).encode()
@@ -336,5 +349,8 @@ def test_any_mutation_loads_and_replays_within_the_sdk_contract_or_names_its_lin
             for _ in range(len(cassette) or 1):
                 for _ in client.messages.create(**REQUEST):
                     pass
+        except anthropic.APIConnectionError as exc:
+            # The SDK wraps whatever the transport raised: it must be what a real transport raises.
+            assert isinstance(exc.__cause__, httpx2.TransportError), repr(exc.__cause__)
         except ALLOWED:
             pass
