@@ -162,6 +162,9 @@ class LoadedEvents(Sequence[Event]):
     def __repr__(self) -> str:
         return repr(self.events())
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return tuple, (self.events(),)  # pickled and copied as the tuple it stands for
+
     def wire_steps(self) -> list[tuple[float, bytes]]:
         steps: list[tuple[float, bytes]] = []
         append, heads, crlf = steps.append, _HEADS, self._crlf
