@@ -23,7 +23,13 @@ TRANSPORT_ERRORS: tuple[str, ...] = tuple(f"httpx2.{name}" for name in (
 
 # One encoder for every call: json.dumps with options builds a new JSONEncoder each time.
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-_decode = msgspec.json.decode
+
+
+def _decode(text: Any) -> Any:
+    try:
+        return msgspec.json.decode(text)
+    except msgspec.ValidationError:  # a number beyond float range, which the json module reads as inf
+        return json.loads(bytes(text))
 
 
 def dumps(value: Any) -> str:

@@ -279,6 +279,14 @@ def test_invalid_utf8_names_its_line(tmp_path: Path) -> None:
     refused(path, index + 1, "expected UTF-8 text, got byte 0xff at column")
 
 
+def test_a_number_beyond_float_range_in_data_reads_as_the_json_module_reads_it(tmp_path: Path) -> None:
+    lines = list(LINES)
+    lines[FIRST_EVENT - 1] = lines[FIRST_EVENT - 1].replace('"input_tokens":19', '"input_tokens":1e400')
+    event = recorder.load(written(tmp_path, lines))[0].events[0]
+    assert event.data["message"]["usage"]["input_tokens"] == float("inf")
+    assert recorder.problems(recorder.load(written(tmp_path, lines))) == []
+
+
 def test_json_text_with_a_carriage_return_inside_still_replays_on_one_line(tmp_path: Path) -> None:
     lines = list(LINES)
     lines[FIRST_EVENT + 2] = lines[FIRST_EVENT + 2].replace('"index":0,', '"index":0,\r')
@@ -342,6 +350,13 @@ def test_any_mutation_loads_and_replays_within_the_sdk_contract_or_names_its_lin
         assert str(exc).startswith(f"mutant.jsonl:{exc.line}: ")
         return
     recorder.problems(cassette)  # `cassette check` on anything that loads never raises
+    for interaction in cassette:  # nor does reading what was loaded
+        payloads = [e.payload for e in interaction.events] + [p.payload for p in (interaction.body,) if p]
+        payloads += [interaction.request.body] if interaction.request is not None else []
+        for payload in payloads:
+            assert isinstance(payload.text, str)
+            assert payload == recorder.Payload(payload.data, payload.raw)  # decodes the JSON text
+        assert interaction.lines()
     for speed in (None, 1.0):
         try:
             client = replayer.FakeAnthropic(cassette, match_on=["method"], max_retries=0, speed=speed,
