@@ -10,6 +10,7 @@ import os
 import threading
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 import jsonlines
 import msgspec
@@ -167,7 +168,10 @@ def _header(text: bytes, path: StrPath | None, number: int) -> dict[str, Any]:
     if version is None:
         raise CassetteError('expected a header line like {"cassette": 1, ...} first; is this a cassette file?',
                             path=path, line=number)
-    if type(version) is not int or version != FORMAT_VERSION:
+    if type(version) is not int:
+        raise CassetteVersionError(f"cassette format version {version!r} is not an integer; this release reads "
+                                   f"version {FORMAT_VERSION}: fix the header or re-record", path=path, line=number)
+    if version != FORMAT_VERSION:
         raise CassetteVersionError(
             f"cassette format version {version!r}, this release reads version {FORMAT_VERSION}; "
             "upgrade claude-cassette or re-record", path=path, line=number)
@@ -354,6 +358,11 @@ class _Builder:
         elif kind is _lines.RequestLine:
             if parts is not None:
                 raise self._fail(f"a new interaction, but id {line.id} was already used on an earlier line", number)
+            try:
+                urlsplit(line.url).port  # what matching reads: the path, and the port if asked
+            except ValueError as exc:
+                raise self._fail(f"{_lines.EXPECTED['url']} that parses as a URL, got {line.url!r} ({exc})",
+                                 number) from None
             self.parts[line.id] = _Parts(Request(line.method, line.url, line.headers, payload_of(line.body, line.raw)))
         elif kind is _lines.ResponseLine:
             if parts is None:

@@ -46,7 +46,7 @@ class RequestLine(Struct, tag_field="kind", tag="request", gc=False):
 class ResponseLine(Struct, tag_field="kind", tag="response", gc=False):
     id: Id
     t: Seconds
-    status: Annotated[int, Meta(ge=100, le=599)]
+    status: Annotated[int, Meta(ge=200, le=599)]  # a final response: 1xx never is
     headers: Headers = {}
 
 
@@ -88,7 +88,7 @@ EXPECTED: dict[str, str] = {
     "id": "an integer interaction 'id' (>= 0)",
     "kind": f"'kind' to be one of {', '.join(KINDS)}",
     "t": f"'t' to be seconds since the request (a finite number from 0 to {MAX_T:g})",
-    "status": "an integer HTTP 'status' from 100 to 599",
+    "status": "an integer HTTP 'status' from 200 to 599 (a final response)",
     "headers": ("'headers' to be an object of strings (a response's: header names that are HTTP tokens, "
                 "values without CR, LF or NUL)"),
     "method": "a 'method' string (an HTTP token such as POST)",

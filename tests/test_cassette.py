@@ -31,7 +31,7 @@ def interactions(draw: st.DrawFn, id: int) -> Interaction:
     request = draw(st.none() | st.builds(Request, st.sampled_from(["GET", "POST"]), st.just("https://x/v1/messages"),
                                          st.dictionaries(st.sampled_from(["a", "b-c"]), st.text(one_line, max_size=5)),
                                          payloads))
-    response = draw(st.builds(Response, times, st.integers(100, 599), st.just({"content-type": "text/event-stream"})))
+    response = draw(st.builds(Response, times, st.integers(200, 599), st.just({"content-type": "text/event-stream"})))
     events = tuple(draw(st.lists(st.builds(Event, times, st.none() | st.text(one_line, min_size=1, max_size=10), payloads,
                                            st.none() | st.text(one_line, max_size=3), st.none() | st.integers(0, 9)),
                                  max_size=4)))

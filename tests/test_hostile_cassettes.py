@@ -200,14 +200,16 @@ def test_an_event_name_with_a_newline_never_reaches_the_sdk(tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize(("number", "key", "value", "expected"), [
-    (RESPONSE, "status", True, "an integer HTTP 'status' from 100 to 599"),
-    (RESPONSE, "status", 99, "an integer HTTP 'status' from 100 to 599"),
-    (RESPONSE, "status", 600, "an integer HTTP 'status' from 100 to 599"),
-    (RESPONSE, "status", 200.0, "an integer HTTP 'status' from 100 to 599"),
+    (RESPONSE, "status", True, "an integer HTTP 'status' from 200 to 599"),
+    (RESPONSE, "status", 101, "an integer HTTP 'status' from 200 to 599"),
+    (RESPONSE, "status", 600, "an integer HTTP 'status' from 200 to 599"),
+    (RESPONSE, "status", 200.0, "an integer HTTP 'status' from 200 to 599"),
     (2, "method", "PO ST", "a 'method' string"),
     (2, "method", None, "a 'method' string"),
     (2, "url", ["http://x"], "a 'url' string"),
     (2, "url", DROP, "a 'url' string, got nothing"),
+    (2, "url", "http://[::1/v1/messages", "a 'url' string that parses as a URL"),
+    (2, "url", "http://127.0.0.1:99999/v1/messages", "a 'url' string that parses as a URL"),
     (2, "raw", {"a": 1}, "'raw' to be a string"),
     (END, "outcome", True, "an 'outcome' (one of"),
     (END, "outcome", "exploded", "an 'outcome' (one of"),
