@@ -312,10 +312,16 @@ _scan = json.JSONDecoder().scan_once  # json.loads without its Python-level wrap
 
 
 def _is_json(text: str) -> bool:
-    """Whether `text` is exactly one JSON value with no surrounding white space."""
+    """Whether `text` is exactly one JSON value with no surrounding white space.
+
+    The scanner also takes NaN and Infinity, which are not JSON and which readers refuse: text
+    holding either name takes the careful path (payload_fields), which stores it as `raw`.
+    """
+    if "NaN" in text or "Infinity" in text:
+        return False
     try:
         return _scan(text, 0)[1] == len(text)
-    except (StopIteration, ValueError):
+    except (StopIteration, ValueError, RecursionError):
         return False
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -22,7 +23,8 @@ TRANSPORT_ERRORS: tuple[str, ...] = tuple(f"httpx2.{name}" for name in (
 """The exceptions a recorded exchange may end with: what an httpx2 transport raises (httpx2.TransportError)."""
 
 # One encoder for every call: json.dumps with options builds a new JSONEncoder each time.
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+# allow_nan=False: a non-finite number in a model fails loudly here instead of making a file no reader loads.
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
 
 def _decode(text: Any) -> Any:
@@ -47,9 +49,25 @@ def payload_fields(text: str) -> dict[str, Any]:
     if not text:
         return {}
     try:
-        return {"data": json.loads(text)}
-    except ValueError:
+        return {"data": _strict_loads(text)}
+    except (ValueError, RecursionError):
         return {"raw": text}
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is beyond the range of a float")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+# Standard JSON only: what a reader accepts as `data` (NaN, Infinity or 1e400 would be written
+# back as NaN or Infinity, which no reader accepts), so anything else is kept verbatim as `raw`.
+_strict_loads = json.JSONDecoder(parse_float=_finite, parse_constant=_no_constant).decode
 
 
 @dataclass(frozen=True, init=False, eq=False)

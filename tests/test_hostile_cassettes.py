@@ -371,3 +371,19 @@ def test_any_mutation_loads_and_replays_within_the_sdk_contract_or_names_its_lin
             assert isinstance(exc.__cause__, httpx2.TransportError), repr(exc.__cause__)
         except ALLOWED:
             pass
+
+
+@pytest.mark.parametrize("data", ['{"a":NaN}', '{"a":-Infinity}', '{"a":1e400}', "[" * 5000 + "]" * 5000,
+                                  '{"text":"NaN, Infinity"}'])
+def test_the_recorder_never_writes_what_the_reader_refuses(tmp_path: Path, data: str) -> None:
+    # Not JSON to the reader (NaN, Infinity), or nested too deep for it: recorded verbatim as `raw`.
+    path = tmp_path / "recorded.jsonl"
+    with recorder.CassetteWriter(path) as writer:
+        id = writer.new_id()
+        writer.write(id, recorder.Request("POST", "http://127.0.0.1:9/v1/messages"))
+        writer.write(id, recorder.Response(0.1, 200, {"content-type": "text/event-stream"}))
+        writer.write_event(id, 0.2, recorder.SSEEvent("x", data))
+        writer.write(id, recorder.Body(0.3, recorder.Payload(**recorder._model.payload_fields(data))))
+    interaction = recorder.load(path)[0]
+    assert interaction.events[0].payload.text == interaction.body.payload.text == data
+    assert recorder._lines.wire_steps(interaction.events) == [(0.2, f"event: x\ndata: {data}\n\n".encode())]
