@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import recorder
@@ -47,6 +47,7 @@ def interactions(draw: st.DrawFn, id: int) -> Interaction:
 @settings(suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(0, 3).flatmap(lambda n: st.tuples(*[interactions(i) for i in range(n)])))
 def test_save_then_load_is_identity(tmp_path_factory: pytest.TempPathFactory, items: tuple[Interaction, ...]) -> None:
+    assume("sk-ant-" not in repr(items))  # redacted on the way to disk, by design (tests/test_redact.py)
     path = tmp_path_factory.mktemp("c") / "c.jsonl"
     cassette = Cassette(items, {"cassette": 1, "note": "kept"})
     recorder.save(cassette, path)
