@@ -74,6 +74,8 @@ def parse(data: bytes | str, *, path: StrPath | None = None) -> Cassette:
     """Build a Cassette from the text of a cassette file; `path` only names the source in errors."""
     if isinstance(data, str):
         data = data.encode("utf-8", "surrogatepass")  # a lone surrogate is then invalid UTF-8, reported below
+    if data.startswith(codecs.BOM_UTF8):  # as some editors save UTF-8
+        data = data[len(codecs.BOM_UTF8):]
     end = _kept(data)
     _check_utf8(data, end, path)
     with paused():

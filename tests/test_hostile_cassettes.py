@@ -289,9 +289,11 @@ def test_a_number_beyond_float_range_in_data_reads_as_the_json_module_reads_it(t
     assert recorder.problems(recorder.load(written(tmp_path, lines))) == []
 
 
-def test_json_text_with_a_carriage_return_inside_still_replays_on_one_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sse_id", [None, "7"])
+def test_json_text_with_a_carriage_return_inside_still_replays_on_one_line(tmp_path: Path, sse_id: str | None) -> None:
     lines = list(LINES)
-    lines[FIRST_EVENT + 2] = lines[FIRST_EVENT + 2].replace('"index":0,', '"index":0,\r')
+    extra = "" if sse_id is None else f',"sse_id":"{sse_id}"'
+    lines[FIRST_EVENT + 2] = lines[FIRST_EVENT + 2].replace('"index":0,', '"index":0,\r')[:-1] + extra + "}"
     path = written(tmp_path, lines)
     events = list(replayer.FakeAnthropic(path).messages.create(**REQUEST))
     assert events[-1].type == "message_stop"
@@ -387,3 +389,12 @@ def test_the_recorder_never_writes_what_the_reader_refuses(tmp_path: Path, data:
     interaction = recorder.load(path)[0]
     assert interaction.events[0].payload.text == interaction.body.payload.text == data
     assert recorder._lines.wire_steps(interaction.events) == [(0.2, f"event: x\ndata: {data}\n\n".encode())]
+
+
+@pytest.mark.parametrize("edit", [lambda b: b.replace(b"\n", b"\r\n"), lambda b: b"\xef\xbb\xbf" + b,
+                                  lambda b: b.replace(b"\n", b"\n\n"), lambda b: b.replace(b"\n{", b"\n  {")],
+                         ids=["crlf", "bom", "blank-lines", "indented"])
+def test_an_edited_file_reads_like_the_original_and_replays_the_same_bytes(edit: Any) -> None:
+    original, changed = recorder.load(TEXT), recorder.parse(edit(TEXT.read_bytes()))
+    assert changed.interactions == original.interactions
+    assert replayer.Script.of(changed[0]).steps == replayer.Script.of(original[0]).steps
