@@ -20,7 +20,7 @@ from pathlib import Path
 import _common as c
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("replay", "record", "scaling", "pacing", "serve", "fuzz")
+BENCHMARKS = ("replay", "load", "record", "scaling", "pacing", "serve", "fuzz")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,6 +5,7 @@ from ._errors import CassetteError, CassetteNotFoundError, CassetteVersionError
 from ._import import import_sse
 from ._model import (
     FORMAT_VERSION,
+    TRANSPORT_ERRORS,
     Body,
     Cassette,
     End,
@@ -26,6 +27,7 @@ from ._validate import problems
 __all__ = [
     "FORMAT_VERSION",
     "REDACTED",
+    "TRANSPORT_ERRORS",
     "AsyncRecordingTransport",
     "Body",
     "Cassette",

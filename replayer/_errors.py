@@ -11,8 +11,6 @@ are instead of wrapping them in APIConnectionError and retrying (anthropic/_base
 
 from __future__ import annotations
 
-import builtins
-
 import anthropic
 import httpx2
 
@@ -34,17 +32,11 @@ class NoMatchError(ReplayError):
         self.closest = closest
 
 
-_MODULES = {"httpx2": httpx2, "builtins": builtins, "anthropic": anthropic}
-
-
 def exception_from(error: ErrorInfo) -> Exception:
-    """Rebuild a recorded exception: same class (httpx2, builtins or anthropic), same message."""
-    module, _, name = error.type.rpartition(".")
-    kind = getattr(_MODULES.get(module), name, None)
-    if isinstance(kind, type) and issubclass(kind, Exception):
-        try:
-            return kind(error.message)
-        except TypeError:
-            pass
-    # An exception we cannot rebuild faithfully still breaks the stream like a network error.
-    return httpx2.ReadError(f"{error.type}: {error.message}")
+    """Rebuild a recorded exception: same class and message, if a transport can raise it.
+
+    Loading refuses any other class (recorder.TRANSPORT_ERRORS); one built in memory is raised as
+    the broken connection it stands for, an httpx2.ReadError naming it.
+    """
+    error = error.replayable()
+    return getattr(httpx2, error.type.removeprefix("httpx2."))(error.message)  # type: ignore[no-any-return]

@@ -212,8 +212,9 @@ class ReplayTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
             raise script.error or httpx2.RemoteProtocolError(
                 f"interaction {interaction.id} was recorded without a response (outcome {interaction.outcome})")
         response = interaction.response
-        return httpx2.Response(response.status, headers=response.headers, stream=ReplayStream(script, pacer, self.clock),
-                               request=request, extensions={INTERACTION: interaction})
+        return httpx2.Response(response.status, headers=response.raw_headers,
+                               stream=ReplayStream(script, pacer, self.clock), request=request,
+                               extensions={INTERACTION: interaction})
 
 
 INTERACTION = "cassette_interaction"

@@ -167,7 +167,9 @@ class ReplayApp:
             sse = response.headers.get("content-type", "").startswith("text/event-stream")
             body = _Counted(relay(cast(AsyncIterable[bytes], response.stream)), sse=sse)
             reply = StreamingResponse(body, status_code=response.status_code)
-            reply.raw_headers = raw_headers(response.headers.multi_items(), drop=_BODY_HEADERS)
+            # As bytes: the recorded values may be any text (UTF-8 on the wire), more than Latin-1 can hold.
+            items = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in response.headers.raw]
+            reply.raw_headers = raw_headers(items, drop=_BODY_HEADERS)
         if body is None:
             await reply(scope, receive, send)
             return
