@@ -20,9 +20,8 @@ from typing import Any
 import click
 
 import recorder
-from recorder._proxy import DEFAULT_UPSTREAM, upstream_url
+from recorder._upstream import DEFAULT_UPSTREAM, upstream_url
 
-from ..server._serve import serve
 from ._common import CliError
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -75,6 +74,8 @@ def serve_command(cassettes: tuple[Path, ...], host: str, port: int, speed: floa
     stream and fail as with FakeAnthropic; one that matches nothing gets a 404 naming the
     closest recorded request.
     """
+    from ..server._serve import serve
+
     with _stop_signals() as stop, serve(*cassettes, host=host, port=port, speed=speed, faults=fault_specs) as url:
         _announce(url)
         _wait(stop)

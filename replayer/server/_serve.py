@@ -18,10 +18,14 @@ from pathlib import Path
 from typing import cast
 
 import httpx2
-from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
 
 from recorder import Cassette, CassetteError, load
+from recorder._extras import extra
+
+with extra("server", feature="replayer.serve"):
+    from starlette.requests import Request
+    from starlette.responses import Response, StreamingResponse
+
 from recorder._asgi import (
     Aborted,
     Receive,
