@@ -36,7 +36,7 @@ import httpx2
 
 from ._extras import extra
 
-with extra("server", feature="the servers (replayer.serve, recorder.proxy)"):
+with extra("server", feature="serving over HTTP (replayer.serve, recorder.proxy)"):
     import uvicorn
     from uvicorn.protocols.http.h11_impl import H11Protocol
 

@@ -40,6 +40,7 @@ from ._cassette import StrPath
 from ._redact import Redactor
 from ._transport import Recorder
 from ._upstream import DEFAULT_UPSTREAM, upstream_url
+
 # Connecting may not hang, but a stream may be silent for long: the client enforces its own read timeout.
 UPSTREAM_TIMEOUT = {"connect": 30.0, "read": None, "write": 60.0, "pool": 30.0}
 _log = logging.getLogger("recorder.proxy")

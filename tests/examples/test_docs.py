@@ -140,3 +140,12 @@ def test_blocks_are_found(tmp_path: Path) -> None:
     assert (bash.commands(), bash.no_run) == (["cassette serve a"], "needs a key")
     assert console.commands() == ["cassette play b  # exit 1"]
     assert EXIT.search(console.commands()[0]).group(1) == "1"  # type: ignore[union-attr]
+
+
+def test_ci_runs_the_readme_test_command_with_the_pins() -> None:
+    command = 'pip install -e ".[test]" -c constraints.txt && python -m pytest -q'
+    assert command in (ROOT / "README.md").read_text(encoding="utf-8")
+    assert command in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    pins = [line for line in (ROOT / "constraints.txt").read_text().splitlines() if line and not line.startswith("#")]
+    assert pins and all(re.fullmatch(r"[A-Za-z0-9_.\-]+==[^=\s]+", line) for line in pins)
+    assert not any(line.lower().startswith("claude-cassette") for line in pins)
