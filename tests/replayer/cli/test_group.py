@@ -45,6 +45,14 @@ def test_verbs_that_do_not_replay_load_none_of_the_heavy_libraries(args: list[st
     assert heavy_imports(*args) == []
 
 
+@pytest.mark.parametrize("statement", ["import recorder", "import replayer", "import replayer.analysis",
+                                       "from recorder import load, problems, Cassette"])
+def test_importing_the_packages_loads_none_of_the_heavy_libraries(statement: str) -> None:
+    probe = f"import sys; {statement}; print([m for m in {HEAVY!r} if m in sys.modules])"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.stdout == "[]\n", done.stderr
+
+
 def test_the_probe_sees_what_replay_loads() -> None:
     assert {"anthropic", "httpx2", "vcr"} <= set(heavy_imports("play", "cassettes/text.jsonl"))
 
