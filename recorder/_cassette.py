@@ -16,8 +16,8 @@ import jsonlines
 import msgspec
 
 from . import _lines
-from ._gc import paused
 from ._errors import CassetteError, CassetteNotFoundError, CassetteVersionError
+from ._gc import paused
 from ._lines import LoadedEvents, payload_of
 from ._model import (
     FORMAT_VERSION,

@@ -1,20 +1,20 @@
-"""What every `cassette` command shares: the user-error type and how bad input is reported,
-number options that check their value, and small formatting helpers."""
+"""What every `cassette` command shares: the group that loads verbs on first use, the user-error
+type and how bad input is reported, number options that check their value, and small formatting
+helpers."""
 
 from __future__ import annotations
 
 import errno
-from collections.abc import Callable, Iterator
+import importlib
+import os
+import sys
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from recorder import CassetteError, ErrorInfo
-
-from .._errors import ReplayError
-from .._explain import Advice
-from .._match import DEFAULT_MATCH_ON, MATCHERS
+from recorder import CassetteError, ErrorInfo, MissingExtraError
 
 
 class CliError(click.ClickException):
@@ -28,7 +28,7 @@ def user_errors() -> Iterator[None]:
     """Turn the errors bad input causes (bad cassette, failed replay, file trouble) into CliError."""
     try:
         yield
-    except (CassetteError, ReplayError) as exc:
+    except (CassetteError, *_replay_errors()) as exc:
         raise CliError(str(exc)) from None
     except OSError as exc:
         if exc.errno == errno.EPIPE:
@@ -37,12 +37,44 @@ def user_errors() -> Iterator[None]:
         raise CliError(f"{where}{exc.strerror or exc}") from None
 
 
+def _replay_errors() -> tuple[type[Exception], ...]:
+    """ReplayError, if anything replayed: its module imports the SDK, which `check` or `show` never load."""
+    errors = sys.modules.get("replayer._errors")
+    return (errors.ReplayError,) if errors is not None else ()
+
+
 class Group(click.Group):
-    """A group whose commands all report bad input as CliError."""
+    """A group whose commands load on first use and all report bad input as CliError.
+
+    `lazy_commands` maps each verb to the "module:attribute" of its command. Colour follows
+    https://no-color.org: any non-empty NO_COLOR turns it off.
+    """
+
+    def __init__(self, *args: Any, lazy_commands: Mapping[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = dict(lazy_commands or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy_commands:
+            module, _, attribute = self.lazy_commands[cmd_name].partition(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
+        return self.commands.get(cmd_name)
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        if os.environ.get("NO_COLOR"):
+            extra["color"] = False
+        return super().make_context(info_name, args, parent, **extra)
 
     def invoke(self, ctx: click.Context) -> Any:
         with user_errors():
-            return super().invoke(ctx)
+            try:
+                return super().invoke(ctx)
+            except MissingExtraError as exc:  # name the verb, not the library function behind it
+                raise CliError(exc.reword(f"cassette {ctx.invoked_subcommand}")) from None
 
 
 class Number(click.ParamType):
@@ -75,37 +107,3 @@ def ms(seconds: float | None) -> str:
 
 def short(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _names(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
-    """Repeated and comma-separated values, flattened: `--ignore-keys a,b --ignore-keys c`."""
-    return tuple(name.strip() for value in values for name in value.split(",") if name.strip())
-
-
-def _matchers(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
-    names = _names(ctx, param, values) or DEFAULT_MATCH_ON
-    unknown = [name for name in names if name not in MATCHERS]
-    if unknown:
-        raise CliError(f"--match-on: unknown matcher {unknown[0]!r}; use some of {', '.join(MATCHERS)}")
-    return names
-
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def matching_options(func: F) -> F:
-    """--match-on and --ignore-keys, as `match_on` and `ignore_keys` (tuples of names)."""
-    func = click.option("--ignore-keys", "ignore_keys", multiple=True, callback=_names, metavar="KEY[,KEY...]",
-                        help="Body keys (dotted paths, e.g. metadata.user_id) to leave out of matching (repeatable).")(func)
-    return click.option("--match-on", "match_on", multiple=True, callback=_matchers, metavar="NAME[,NAME...]",
-                        help=f"What a request must share with a recording: {', '.join(MATCHERS)} "
-                             f"(default: {','.join(DEFAULT_MATCH_ON)}; exact_body compares JSON strings "
-                             "as written).")(func)
-
-
-def cli_advice(command: str, *, server: bool) -> Advice:
-    """What a miss tells someone running `cassette COMMAND`: its flags, not Python arguments."""
-    return Advice(ignore_keys=lambda keys: f"cassette {command} --ignore-keys {','.join(keys)}",
-                  match_on=f"pass cassette {command} --match-on NAME,... (e.g. --match-on method,path)",
-                  start_over=("POST /_cassette/reset, send another x-cassette-session header, or serve without --once"
-                              if server else "play the cassette again"))

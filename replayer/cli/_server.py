@@ -20,11 +20,10 @@ from typing import Any
 import click
 
 import recorder
-from recorder._proxy import DEFAULT_UPSTREAM, upstream_url
+from recorder._upstream import DEFAULT_UPSTREAM, upstream_url
 
-from .._transport import ReplayTransport
-from ..server._serve import MAX_STALL, load_all, serve
-from ._common import CliError, Number, cli_advice, matching_options
+from ._common import CliError, Number
+from ._matching import cli_advice, matching_options
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -70,7 +69,7 @@ def _wait(stop: threading.Event) -> None:
 @matching_options
 @click.option("--once", is_flag=True,
               help="Answer each recorded interaction once (default: once used up, the last match keeps answering).")
-@click.option("--max-stall", type=Number(0, inclusive=False, name="max-stall"), default=MAX_STALL, show_default=True,
+@click.option("--max-stall", type=Number(0, inclusive=False, name="max-stall"), default=60.0, show_default=True,
               metavar="SECONDS", help="The longest silence (a timeout fault, a stall) before the connection is closed.")
 @click.option("--quiet", is_flag=True, help="No request log on stderr.")
 def serve_command(cassettes: tuple[Path, ...], host: str, port: int, speed: float | None,
@@ -85,6 +84,9 @@ def serve_command(cassettes: tuple[Path, ...], host: str, port: int, speed: floa
     `x-cassette-session: NAME` plays from the start on its own; POST /_cassette/reset starts
     over, GET /_cassette/requests is the journal (docs/serving.md).
     """
+    from .._transport import ReplayTransport
+    from ..server._serve import load_all, serve
+
     transport = ReplayTransport(load_all(cassettes), speed=speed, faults=fault_specs, match_on=match_on,
                                 ignore_keys=ignore_keys, repeat=not once, advice=cli_advice("serve", server=True))
     with _stop_signals() as stop, serve(transport, host=host, port=port, log=None if quiet else sys.stderr,

@@ -19,10 +19,14 @@ from pathlib import Path
 from typing import TextIO, cast
 
 import httpx2
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import Response, StreamingResponse
 
 from recorder import Cassette, CassetteError, load
+from recorder._extras import extra
+
+with extra("server", feature="replayer.serve"):
+    from starlette.requests import ClientDisconnect, Request
+    from starlette.responses import Response, StreamingResponse
+
 from recorder._asgi import (
     Aborted,
     Receive,

@@ -6,10 +6,10 @@ import json
 
 from hypothesis import given
 from hypothesis import strategies as st
+from vcr.request import Request as VcrRequest
 
 from replayer._explain import MAX_DIFF_LINES, Fingerprint, diff_lines, lines_of, shortlist, sketch
 from replayer._match import JSON_STRING, canonical_body
-from vcr.request import Request as VcrRequest
 
 
 def tool_result(content: str) -> str:

@@ -16,7 +16,7 @@ from replayer.grading import GradeError, grade
 from replayer.grading._command import CommandRun, python_error
 from replayer.grading._result import preview
 from replayer.grading._verdict import classify
-from tests.replayer.grading.test_grade import EVENTS, FULL, N, ON_A_SOCKET, TEXT
+from tests.replayer.grading.test_grade import EVENTS, FULL, ON_A_SOCKET, TEXT, N
 
 NODE = shutil.which("node")
 STREAM_MJS = Path(__file__).with_name("stream.mjs")
