@@ -9,62 +9,9 @@ import sys as _sys
 if "pytest" in _sys.modules:
     _sys.modules["pytest"].register_assert_rewrite("vcr.matchers")
 
-from . import faults
-from ._chunking import Chunking
-from ._client import FakeAnthropic, FakeAsyncAnthropic, transport_of
-from ._errors import NoMatchError, ReplayError
-from ._match import DEFAULT_MATCH_ON, Playback
-from ._replay import replay
-from ._script import Pause, Script
-from ._timing import Clock, Pacer, RealClock, VirtualClock
-from ._transport import ReplayStream, ReplayTransport
-from ._vcr import export_vcr, import_vcr
-from .analysis import Diff, Difference, InteractionStats, aggregate, diff, plot_latency, plot_timeline, stats
-from .server import Chunk, Reply, ScriptedUpstream, Served, serve
+import lazy_loader as _lazy
 
-__all__ = [
-    "DEFAULT_MATCH_ON",
-    "Chunk",
-    "Chunking",
-    "Clock",
-    "Diff",
-    "Difference",
-    "FakeAnthropic",
-    "FakeAsyncAnthropic",
-    "FuzzResult",
-    "InteractionStats",
-    "NoMatchError",
-    "Pacer",
-    "Pause",
-    "Playback",
-    "RealClock",
-    "ReplayError",
-    "ReplayStream",
-    "ReplayTransport",
-    "Reply",
-    "Script",
-    "ScriptedUpstream",
-    "Served",
-    "VirtualClock",
-    "aggregate",
-    "diff",
-    "export_vcr",
-    "faults",
-    "fuzz",
-    "import_vcr",
-    "plot_latency",
-    "plot_timeline",
-    "replay",
-    "serve",
-    "stats",
-    "transport_of",
-]
-
-
-def __getattr__(name: str) -> object:
-    """`fuzz` and `FuzzResult` on first use: they import hypothesis, which replay alone does not need."""
-    if name in ("FuzzResult", "fuzz"):
-        from .fuzzing import _runner
-
-        return getattr(_runner, name)
-    raise AttributeError(f"module 'replayer' has no attribute {name!r}")
+# Each public name is imported on first use (the names and their modules are in __init__.pyi):
+# `cassette check` or `import replayer.cli` need not pay for the SDK, vcrpy or hypothesis.
+__getattr__, __dir__, __all__ = _lazy.attach_stub(__name__, __file__)
+__all__ = sorted(__all__, key=lambda n: (not n.isupper(), n[0].islower(), n))  # constants, classes, functions

@@ -34,7 +34,13 @@ def replay(cassette: Cassette | str | os.PathLike[str] | Any, *, speed: float | 
     """
     transport = transport_for(cassette, speed=speed, clock=clock, faults=faults, match_on=match_on,
                               ignore_keys=ignore_keys, chunking=chunking, repeat=repeat)
+    with intercepted(transport):
+        yield transport
 
+
+@contextmanager
+def intercepted(transport: ReplayTransport) -> Iterator[None]:
+    """Within the block, `transport` answers every anthropic client's requests."""
     def handle(request: httpx2.Request, send: Send) -> httpx2.Response:
         return transport.handle_request(request)
 
@@ -42,4 +48,4 @@ def replay(cassette: Cassette | str | os.PathLike[str] | Any, *, speed: float | 
         return await transport.handle_async_request(request)
 
     with intercept(handle, ahandle):
-        yield transport
+        yield

@@ -19,10 +19,11 @@ LAYERS: dict[str, int] = {
     "replayer.analysis": 3,
     "replayer.server": 3,
     "replayer.session": 3,
-    "replayer.cli": 4,
-    "replayer.plugin": 4,
-    "replayer.strategies": 4,
-    "replayer.__init__": 4,
+    "replayer.grading": 4,
+    "replayer.cli": 5,
+    "replayer.plugin": 5,
+    "replayer.strategies": 5,
+    "replayer.__init__": 5,
 }
 
 

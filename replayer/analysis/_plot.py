@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from recorder import Interaction
+from recorder._extras import extra
 
 from ._stats import (
     FAILURES,
@@ -240,7 +241,8 @@ def _output(path_out: StrPath) -> Path:
 
 
 def _figure() -> Figure:
-    from matplotlib.figure import Figure
+    with extra("plot", feature="plotting (replayer.plot_timeline, plot_latency)"):
+        from matplotlib.figure import Figure
 
     return Figure(figsize=FIGSIZE, dpi=DPI, layout="constrained")
 

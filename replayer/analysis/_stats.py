@@ -22,9 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import recorder
-from recorder import Cassette, Interaction
-
-from .._errors import ReplayError
+from recorder import Cassette, CassetteError, Interaction
 
 StrPath = str | os.PathLike[str]
 CassetteLike = Cassette | StrPath
@@ -37,8 +35,12 @@ FAILURES = ("disconnected", "error_event", "truncated")
 """Outcomes where the stream broke (as opposed to `complete`, or the client's own `cancelled`)."""
 
 
-class AnalysisError(ReplayError, ValueError):
-    """A cassette cannot be analysed or plotted as asked (no such interaction, unknown output format)."""
+class AnalysisError(CassetteError):
+    """A cassette cannot be analysed or plotted as asked (no such interaction, unknown output format).
+
+    A CassetteError, not a ReplayError: analysis never replays, so it never loads the SDK that
+    ReplayError derives from.
+    """
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,29 +4,40 @@ Loading, validation, replay, analysis and serving are library functions (`record
 `replayer.FakeAnthropic`, `replayer.stats`, `replayer.serve` ...); the modules here only parse
 options and render what those return. User errors print one `Error: ...` line and exit with
 status 2 (`_common.py`).
+
+Each verb's module is imported only when that verb runs (or `--help` lists it), and imports the
+SDK, vcrpy, hypothesis, the servers or matplotlib inside the functions that use them: `cassette
+check` starts in a blink. Add a verb with one line in COMMANDS.
 """
 
 from __future__ import annotations
 
 import click
 
-from ._analysis import diff_command, plot_command, stats_command
 from ._common import CliError, Group
-from ._convert import export_vcr_command, import_sse, import_vcr_command
-from ._fuzz import fuzz_command
-from ._inspect import check, show
-from ._play import play
-from ._server import record_command, serve_command
+
+# verb -> "module:attribute" of its click command, imported on first use
+COMMANDS: dict[str, str] = {
+    "check": "replayer.cli._inspect:check",
+    "diff": "replayer.cli._analysis:diff_command",
+    "export-vcr": "replayer.cli._convert:export_vcr_command",
+    "fuzz": "replayer.cli._fuzz:fuzz_command",
+    "grade": "replayer.cli._grade:grade_command",
+    "import-sse": "replayer.cli._convert:import_sse",
+    "import-vcr": "replayer.cli._convert:import_vcr_command",
+    "play": "replayer.cli._play:play",
+    "plot": "replayer.cli._analysis:plot_command",
+    "record": "replayer.cli._server:record_command",
+    "serve": "replayer.cli._server:serve_command",
+    "show": "replayer.cli._inspect:show",
+    "stats": "replayer.cli._analysis:stats_command",
+}
 
 
-@click.group(cls=Group)
+@click.group(cls=Group, lazy_commands=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="claude-cassette", message="%(prog)s (claude-cassette %(version)s)")
 def main() -> None:
     """Record, replay and inspect Claude streaming sessions stored as JSONL cassettes."""
 
-
-for _command in (play, show, check, import_sse, stats_command, plot_command, diff_command, serve_command,
-                 record_command, import_vcr_command, export_vcr_command, fuzz_command):
-    main.add_command(_command)
 
 __all__ = ["CliError", "main"]

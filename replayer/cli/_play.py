@@ -5,20 +5,21 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import anthropic
 import click
-from anthropic.types import Message, RawMessageStreamEvent
 
 import recorder
 from recorder import Interaction
 
-from .._client import FakeAnthropic
-from .._errors import ReplayError
 from ..analysis._stats import TOKEN_DELTAS, first_token_time
 from ._common import Number, describe, ms, short
+from ._matching import cli_advice, matching_options
+
+if TYPE_CHECKING:
+    import anthropic
+    from anthropic.types import Message
 
 # What an imported capture (which has no recorded request) is asked during `play`: any
 # request gets the capture, so the smallest valid streaming body will do.
@@ -36,16 +37,22 @@ IMPORTED_REQUEST: dict[str, Any] = {
               help="Pace the replay: 1 = the recorded timing, 2 = twice as fast. Default: instantly.")
 @click.option("--fault", "fault_specs", multiple=True, metavar="SPEC",
               help="Break calls on purpose, e.g. 529x2, drop@events=5, stall@events=3:2s (repeatable).")
-def play(file: Path, speed: float | None, fault_specs: tuple[str, ...]) -> None:
+@matching_options
+def play(file: Path, speed: float | None, fault_specs: tuple[str, ...], match_on: tuple[str, ...],
+         ignore_keys: tuple[str, ...]) -> None:
     """Replay every interaction of FILE through the real anthropic SDK, rendering it as it streams.
 
     Text is printed live, thinking is dimmed, tool calls are shown with their parsed input.
     Errors the SDK raises (recorded drops, error events, HTTP errors) are shown and play
     goes on with the next interaction.
     """
+    from .._client import FakeAnthropic, transport_of
+
     cassette = recorder.load(file)
     # No retries: every recorded interaction (a 429 included) is played once, as itself.
-    client = FakeAnthropic(cassette, speed=speed, faults=fault_specs, max_retries=0)
+    client = FakeAnthropic(cassette, speed=speed, faults=fault_specs, match_on=match_on, ignore_keys=ignore_keys,
+                           max_retries=0)
+    transport_of(client).playback.advice = cli_advice("play", server=False)
     with client:
         for interaction in cassette:
             click.secho(f"── {_title(interaction)}", bold=True)
@@ -53,6 +60,11 @@ def play(file: Path, speed: float | None, fault_specs: tuple[str, ...]) -> None:
 
 
 def _play_one(client: anthropic.Anthropic, interaction: Interaction) -> None:
+    import anthropic
+    from anthropic.types import Message, RawMessageStreamEvent
+
+    from .._errors import ReplayError
+
     method, path, body, raw = _request_of(interaction)
     streaming = interaction.is_stream or (isinstance(body, dict) and body.get("stream") is True)
     started = time.monotonic()
@@ -93,6 +105,8 @@ def _request_of(interaction: Interaction) -> tuple[str, str, Any, bytes | None]:
 
 
 def _render_stream(stream: anthropic.MessageStream, interaction: Interaction, started: float) -> None:
+    from .._errors import ReplayError
+
     ttft: float | None = None
     message_started = False
     at_line_start = True

@@ -20,10 +20,10 @@ from typing import Any
 import click
 
 import recorder
-from recorder._proxy import DEFAULT_UPSTREAM, upstream_url
+from recorder._upstream import DEFAULT_UPSTREAM, upstream_url
 
-from ..server._serve import serve
-from ._common import CliError
+from ._common import CliError, Number
+from ._matching import cli_advice, matching_options
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -66,16 +66,31 @@ def _wait(stop: threading.Event) -> None:
               help="Pace the replay: 1 = the recorded timing, 2 = twice as fast. Default: instantly.")
 @click.option("--fault", "fault_specs", multiple=True, metavar="SPEC",
               help="Break requests on purpose, e.g. 529x2, drop@events=5, stall@events=3:2s (repeatable).")
+@matching_options
+@click.option("--once", is_flag=True,
+              help="Answer each recorded interaction once (default: once used up, the last match keeps answering).")
+@click.option("--max-stall", type=Number(0, inclusive=False, name="max-stall"), default=60.0, show_default=True,
+              metavar="SECONDS", help="The longest silence (a timeout fault, a stall) before the connection is closed.")
+@click.option("--quiet", is_flag=True, help="No request log on stderr.")
 def serve_command(cassettes: tuple[Path, ...], host: str, port: int, speed: float | None,
-                  fault_specs: tuple[str, ...]) -> None:
+                  fault_specs: tuple[str, ...], match_on: tuple[str, ...], ignore_keys: tuple[str, ...], once: bool,
+                  max_stall: float, quiet: bool) -> None:
     """Answer Anthropic API requests over HTTP from CASSETTES (files or folders of *.jsonl, merged in order).
 
     Prints the base URL (e.g. http://127.0.0.1:54321) as its first line, then serves until
     Ctrl-C or SIGTERM. Point any client at it: ANTHROPIC_BASE_URL=<url>. Requests match,
     stream and fail as with FakeAnthropic; one that matches nothing gets a 404 naming the
-    closest recorded request.
+    closest recorded request. Each request is logged on stderr in one line. A client sending
+    `x-cassette-session: NAME` plays from the start on its own; POST /_cassette/reset starts
+    over, GET /_cassette/requests is the journal (docs/serving.md).
     """
-    with _stop_signals() as stop, serve(*cassettes, host=host, port=port, speed=speed, faults=fault_specs) as url:
+    from .._transport import ReplayTransport
+    from ..server._serve import load_all, serve
+
+    transport = ReplayTransport(load_all(cassettes), speed=speed, faults=fault_specs, match_on=match_on,
+                                ignore_keys=ignore_keys, repeat=not once, advice=cli_advice("serve", server=True))
+    with _stop_signals() as stop, serve(transport, host=host, port=port, log=None if quiet else sys.stderr,
+                                        max_stall=max_stall) as url:
         _announce(url)
         _wait(stop)
 

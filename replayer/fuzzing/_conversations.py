@@ -418,6 +418,11 @@ class _Responder(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
         self.clock = clock
         self.chunking = chunking
 
+    @property
+    def cassette(self) -> Cassette:
+        """The conversation so far (what a server's journal names the answers after)."""
+        return self.conversation.cassette
+
     def _transport(self, request: httpx2.Request) -> ReplayTransport:
         interaction = self.conversation.answer(request)
         one = Cassette((Interaction(0, None, interaction.response, interaction.events, interaction.body,

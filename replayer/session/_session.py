@@ -192,7 +192,7 @@ class CassetteSession:
         except NoMatchError as miss:
             message = f"{miss}\n{self._miss_hint()}"
             self.misses.append(message)
-            raise NoMatchError(message) from None
+            raise NoMatchError(message, closest=miss.closest) from None
 
     def _command(self, mode: str) -> str:
         return f"ANTHROPIC_API_KEY=sk-ant-... pytest --cassette-mode={mode} {self.test_id or '<test>'}"

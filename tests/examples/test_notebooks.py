@@ -29,7 +29,7 @@ def execute(path: Path, cwd: Path) -> float:
 
 def test_there_are_notebooks() -> None:
     assert [p.name for p in NOTEBOOKS] == ["01_record_and_replay.ipynb", "02_timing_analysis.ipynb",
-                                           "03_faults.ipynb", "04_fuzzing.ipynb"]
+                                           "03_faults.ipynb", "04_fuzzing.ipynb", "05_grading.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 
 import anthropic
@@ -10,11 +9,9 @@ import httpx2
 import pytest
 
 import replayer
+from examples.resilience import stream_text, with_backoff
 from replayer import VirtualClock
 from tests.helpers import ROOT
-
-sys.path.insert(0, str(ROOT / "examples"))
-from resilience import stream_text, with_backoff  # noqa: E402
 
 CASSETTE = ROOT / "cassettes" / "text.jsonl"
 

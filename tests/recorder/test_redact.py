@@ -37,7 +37,8 @@ def test_user_rules_extend_the_defaults() -> None:
     assert redactor.text(f"acct_123 {KEY}") == "REDACTED REDACTED"
 
 
-noise = st.text(st.characters(blacklist_categories=["Cs"]), max_size=20)
+# No line breaks or NUL: a header value, an SSE field or a tail holds none (docs/cassette-format.md).
+noise = st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\r\n\x00"), max_size=20)
 
 
 @settings(max_examples=200)

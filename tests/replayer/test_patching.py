@@ -73,15 +73,15 @@ def test_a_miss_raises_at_once_without_sdk_retries(tmp_path: Path) -> None:
     with pytest.raises(replayer.NoMatchError) as caught:
         client.messages.create(**{**BODY, "max_tokens": 999})
     message = str(caught.value)
-    assert "Closest: interaction 0" in message
-    assert '"max_tokens": 999' in message and '"max_tokens": 256' in message
+    assert f"Closest: {path} interaction 0" in message
+    assert '"max_tokens":999' in message and '"max_tokens":256' in message
     assert replayer.transport_of(client).calls == []
 
 
 def test_replay_blocks_the_network_for_anthropic_clients(tmp_path: Path) -> None:
     recorder.save(recorder.Cassette(), tmp_path / "empty.jsonl")
     with ScriptedUpstream([stream_reply(TEXT)]) as upstream, replayer.replay(tmp_path / "empty.jsonl"):
-        with pytest.raises(replayer.NoMatchError, match="no unplayed interactions"):
+        with pytest.raises(replayer.NoMatchError, match="no recorded requests"):
             app(upstream.base_url)
         assert upstream.requests == []
 

@@ -152,7 +152,7 @@ def test_twenty_concurrent_clients_each_get_the_whole_stream() -> None:
 
 def test_a_miss_is_a_404_naming_the_closest_request_and_the_server_keeps_serving() -> None:
     body = body_of(TEXT)
-    with serve(TEXT) as url:
+    with serve(TEXT, once=True) as url:
         with httpx2.Client(base_url=url) as http:
             miss = http.post("/v1/messages", json={**body, "max_tokens": 7, "stream": True}, headers=HEADERS)
         assert miss.status_code == 404 and miss.headers["x-should-retry"] == "false"
@@ -249,7 +249,7 @@ def test_speed_one_streams_at_the_recorded_pace() -> None:
 # --- the CLI --------------------------------------------------------------------------------------
 
 def test_cassette_serve_prints_its_url_serves_and_stops_on_sigint() -> None:
-    with cli_server("serve", str(TEXT), "--port", "0") as url:
+    with cli_server("serve", str(TEXT), "--port", "0", "--quiet") as url:
         seen = observe(lambda: client(url), "stream", body_of(TEXT))
         assert seen.error is None and seen.final["stop_reason"] == "end_turn"
 
