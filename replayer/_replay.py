@@ -12,6 +12,7 @@ from recorder import Cassette
 from recorder._patch import AsyncSend, Send, intercept
 
 from ._chunking import Chunking
+from ._client import lent_key
 from ._match import DEFAULT_MATCH_ON, Matcher
 from ._timing import Clock
 from ._transport import FaultsArg, ReplayTransport
@@ -25,7 +26,8 @@ def replay(cassette: Cassette | str | os.PathLike[str], *, speed: float | None =
     """Within the block, every anthropic client (including ones the app builds) replays `cassette`.
 
     No anthropic request reaches the network: a request the cassette cannot answer raises
-    NoMatchError. Yields the ReplayTransport, whose `calls` lists what was played. The options
+    NoMatchError. Clients built without a key get a placeholder one (ANTHROPIC_API_KEY is set
+    for the block when neither it nor ANTHROPIC_AUTH_TOKEN is). Yields the ReplayTransport, whose `calls` lists what was played. The options
     are FakeAnthropic's.
 
     >>> with replay("cassettes/session.jsonl"):
@@ -40,5 +42,5 @@ def replay(cassette: Cassette | str | os.PathLike[str], *, speed: float | None =
     async def ahandle(request: httpx2.Request, send: AsyncSend) -> httpx2.Response:
         return await transport.handle_async_request(request)
 
-    with intercept(handle, ahandle):
+    with lent_key(), intercept(handle, ahandle):
         yield transport

@@ -27,7 +27,7 @@ from vcr.record_mode import RecordMode
 from recorder import Cassette, CassetteNotFoundError, Interaction, Recorder, load
 from recorder._patch import AsyncSend, Send, intercept
 
-from .._client import _PLACEHOLDER_KEY
+from .._client import _PLACEHOLDER_KEY, lent_key
 from .._errors import NoMatchError, ReplayError
 from .._match import DEFAULT_MATCH_ON, Matcher
 from .._timing import Clock
@@ -109,6 +109,7 @@ class CassetteSession:
             return await self.transport.handle_async_request(request)
 
     def __enter__(self) -> Self:
+        self._exit.enter_context(lent_key())  # clients the app builds start without a key, as in replay()
         self._exit.enter_context(intercept(self.handle, self.ahandle))
         return self
 
