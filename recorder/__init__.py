@@ -21,7 +21,7 @@ from ._record import record
 from ._redact import REDACTED, Redactor
 from ._sse import SSEDecoder, SSEEvent, encode_event
 from ._transport import AsyncRecordingTransport, Recorder, RecordingTransport
-from ._validate import problems
+from ._validate import Finding, findings, problems
 
 __all__ = [
     "FORMAT_VERSION",
@@ -36,6 +36,7 @@ __all__ = [
     "End",
     "ErrorInfo",
     "Event",
+    "Finding",
     "Interaction",
     "Outcome",
     "Payload",
@@ -47,6 +48,7 @@ __all__ = [
     "SSEDecoder",
     "SSEEvent",
     "encode_event",
+    "findings",
     "header",
     "import_sse",
     "load",

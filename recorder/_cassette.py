@@ -225,14 +225,15 @@ class _Builder:
         if kind == "request":
             if parts is not None:
                 raise self.fail(f"a new interaction, but id {id} was already used on an earlier line")
-            self.parts[id] = {"request": self._request(line), "events": []}
+            self.parts[id] = {"request": self._request(line), "events": [], "lines": [number]}
             return
         if parts is None:
             if kind != "response":
                 raise self.fail(f"a 'request' or 'response' line before this {kind!r} line of interaction {id}")
-            parts = self.parts[id] = {"request": None, "events": []}
+            parts = self.parts[id] = {"request": None, "events": [], "lines": []}
         if "end" in parts:
             raise self.fail(f"nothing after the 'end' line of interaction {id}")
+        parts["lines"].append(number)
         t = self._t(line)
         if kind == "response":
             if "response" in parts:
@@ -261,7 +262,8 @@ class _Builder:
         if self.header is None:
             raise CassetteError("empty file, expected a cassette header line", path=self.path)
         interactions = tuple(
-            Interaction(id, p["request"], p.get("response"), tuple(p["events"]), p.get("body"), p.get("end"))
+            Interaction(id, p["request"], p.get("response"), tuple(p["events"]), p.get("body"), p.get("end"),
+                        tuple(p["lines"]))
             for id, p in self.parts.items()
         )
         return Cassette(interactions, self.header, None if self.path is None else str(self.path))

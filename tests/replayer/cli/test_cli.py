@@ -252,7 +252,7 @@ def test_check_bad_json_names_the_line(session: Path, tmp_path: Path) -> None:
     assert result.exit_code == 2
     ok, problem = result.output.splitlines()
     assert ok == f"ok {session} (3 interactions)"
-    assert problem.startswith(f"{bad}:3: expected one JSON object per line")
+    assert problem.startswith(f"Error: {bad}:3: expected one JSON object per line")
 
 
 def test_check_wrong_version_and_missing_file(tmp_path: Path) -> None:
@@ -262,8 +262,8 @@ def test_check_wrong_version_and_missing_file(tmp_path: Path) -> None:
     result = invoke("check", str(future), str(missing))
     assert result.exit_code == 2
     version, absent = result.output.splitlines()
-    assert version.startswith(f"{future}:1: cassette format version 99, this release reads version 1")
-    assert absent == f"{missing}: no such cassette; record one first, or check the path"
+    assert version.startswith(f"Error: {future}:1: cassette format version 99, this release reads version 1")
+    assert absent == f"Error: {missing}: no such cassette; record one first, or check the path"
 
 
 def test_check_reports_protocol_problems(session: Path, tmp_path: Path) -> None:
@@ -273,8 +273,26 @@ def test_check_reports_protocol_problems(session: Path, tmp_path: Path) -> None:
     path = recorder.save(recorder.Cassette((broken, *cassette.interactions[1:]), cassette.header), tmp_path / "p.jsonl")
     result = invoke("check", str(path))
     assert result.exit_code == 2
-    assert result.output == (f"{path}: interaction 0: event 0 (content_block_start): "
+    # Line 4: the header, the request, the response, then the first event.
+    assert result.output == (f"Error: {path}:4: interaction 0: event 0 (content_block_start): "
                              "a complete stream must start with message_start\n")
+
+
+def test_check_warns_of_an_incomplete_recording_and_an_empty_stream(session: Path, tmp_path: Path) -> None:
+    lines = session.read_text().splitlines(keepends=True)
+    killed = tmp_path / "killed.jsonl"  # the recorder died after the 5th event of interaction 0
+    first_end = next(n for n, line in enumerate(lines) if '"kind":"end"' in line)
+    killed.write_text("".join(lines[:8]))
+    empty = tmp_path / "empty.jsonl"  # the response, then the end: no event at all
+    empty.write_text("".join(lines[:3] + [lines[first_end]]))
+    result = invoke("check", str(killed), str(empty))
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        f"Warning: {killed}:8: interaction 0: outcome incomplete: no 'end' line, the recorder stopped before the "
+        "exchange ended; it replays up to its last line",
+        f"Warning: {empty}:3: interaction 0: the stream has no events; a replay of it ends at once, with no message"]
+    strict = invoke("check", "--strict", str(killed))
+    assert strict.exit_code == 2 and strict.output.startswith(f"Error: {killed}:8: interaction 0: outcome incomplete")
 
 
 # --- import-sse -------------------------------------------------------------------------
@@ -379,9 +397,30 @@ def test_import_sse_bad_input(tmp_path: Path) -> None:
     capture = tmp_path / "c.sse"
     capture.write_bytes(b"data: {}\n\n")
     result = invoke("import-sse", str(capture), "-o", str(tmp_path / "o.jsonl"), "--gap-ms", "-5")
-    assert result.exit_code == 2 and result.stderr == "Error: --gap-ms expects a number >= 0, got '-5'\n"
+    assert result.exit_code == 2 and result.stderr == "Error: --gap-ms expects a number from 0 to 60000, got '-5'\n"
     result = invoke("import-sse", str(capture), "-o", str(capture))
     assert result.exit_code == 2 and "refusing to overwrite" in result.stderr
+
+
+@pytest.mark.parametrize(("content", "said"), [
+    (b"", "empty: no SSE event"),
+    (b"  \n\n", "empty: no SSE event"),
+    (bytes(range(256)) * 4, "binary data, not an SSE capture"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00", "binary data, not an SSE capture"),
+    ((CASSETTES / "text.jsonl").read_bytes(), "this is already a cassette (JSONL); play, show or check it as it is"),
+    (RATE_LIMITED, "JSON, not an SSE stream"),
+    (b"hello world\n", "no complete SSE event found"),
+    (b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n", "empty: no SSE event"),
+])
+def test_import_sse_refuses_input_without_an_sse_event(tmp_path: Path, content: bytes, said: str) -> None:
+    capture, out = tmp_path / "capture.sse", tmp_path / "out.jsonl"
+    capture.write_bytes(content)
+    result = invoke("import-sse", str(capture), "-o", str(out))
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines() == [f"Error: {capture}: {said}; expected an SSE capture ('event: ...' and "
+                                          "'data: ...' lines, events separated by a blank line), e.g. the output "
+                                          "of curl -N"]
+    assert not out.exists()
 
 
 # --- the installed script ---------------------------------------------------------------
