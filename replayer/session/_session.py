@@ -24,7 +24,7 @@ from typing import Any, Self
 import httpx2
 from vcr.record_mode import RecordMode
 
-from recorder import Cassette, CassetteNotFoundError, Interaction, Recorder, load
+from recorder import Cassette, CassetteNotFoundError, Interaction, Recorder, Redactor, load
 from recorder._patch import AsyncSend, Send, intercept
 
 from .._client import _PLACEHOLDER_KEY, lent_key
@@ -44,11 +44,17 @@ class RecordingError(ReplayError):
     """A request had to be recorded but could not be (no API key)."""
 
 
+class UnplayedWarning(UserWarning):
+    """A test passed without making some of the calls its cassette recorded (`unplayed="warn"`)."""
+
+
 class CassetteSession:
     """Serve every anthropic request from `path`, recording what it lacks when `mode` allows.
 
     Use it as a context manager (it patches every anthropic client, as `replay()` does), or
     route requests to `handle` / `ahandle` yourself. `close(commit=...)` ends a recording.
+    `repeat=True` lets the last recording of a request answer it again; `redactor` adds
+    redaction rules (`Redactor.default().extend(...)`) to recording and matching.
 
     >>> with CassetteSession("tests/cassettes/chat.jsonl", mode="once"):
     ...     run_my_app()   # records on the first run (ANTHROPIC_API_KEY needed), replays after
@@ -57,7 +63,7 @@ class CassetteSession:
     def __init__(self, path: str | os.PathLike[str], *, mode: str | RecordMode = RecordMode.NONE,
                  speed: float | None = None, clock: Clock | None = None, faults: FaultsArg = (),
                  match_on: Sequence[str | Matcher] = DEFAULT_MATCH_ON, ignore_keys: Iterable[str] = (),
-                 test_id: str | None = None) -> None:
+                 repeat: bool = False, redactor: Redactor | None = None, test_id: str | None = None) -> None:
         self.path = Path(path)
         self.test_id = test_id
         self.misses: list[str] = []
@@ -70,11 +76,11 @@ class CassetteSession:
             raise CassetteNotFoundError(self._missing_hint(), path=self.path)
         self._base = load(self.path) if plan.keeps else Cassette(path=str(self.path))
         self.transport = ReplayTransport(self._base, speed=speed, clock=clock, faults=faults, match_on=match_on,
-                                         ignore_keys=ignore_keys)
+                                         ignore_keys=ignore_keys, redactor=redactor, repeat=repeat)
         """The ReplayTransport answering the application; `transport.calls` lists what was played."""
         self._pool = Pool(self.transport.playback, match_on, ignore_keys)
         self.transport.playback = self._pool  # type: ignore[assignment]
-        self._pending = PendingCassette(self.path, continues=plan.keeps) if self.recording else None
+        self._pending = PendingCassette(self.path, continues=plan.keeps, redactor=redactor) if self.recording else None
         self._recorder = Recorder(self._pending.writer) if self._pending is not None else None
         self._exit = ExitStack()
 
@@ -84,6 +90,11 @@ class CassetteSession:
     def cassette(self) -> Cassette | LiveCassette:
         """The cassette as loaded; while recording, a LiveCassette showing what is recorded so far."""
         return LiveCassette(self) if self.recording else self._base
+
+    def unplayed(self) -> list[Interaction]:
+        """The recorded interactions no request asked for (one that a fault broke was asked for)."""
+        asked = {id(interaction) for interaction in self.transport.calls}
+        return [interaction for interaction in self._pool.interactions() if id(interaction) not in asked]
 
     @property
     def current_file(self) -> Path:
