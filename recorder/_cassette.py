@@ -85,12 +85,30 @@ def parse(data: bytes | str, *, path: StrPath | None = None) -> Cassette:
         for line in jsonlines.Reader(numbered).iter(type=dict, skip_empty=True):
             builder.add(line, numbered.number)
     except jsonlines.InvalidLineError as exc:
-        problem = str(exc).rsplit(" (line", 1)[0]
-        raise CassetteError(f"expected one JSON object per line: {problem}", path=path, line=exc.lineno) from None
+        raise CassetteError(_bad_line(exc), path=path, line=exc.lineno) from None
     finally:
         if collecting:
             gc.enable()
     return builder.build()
+
+
+_JSON_TYPES = {list: "a JSON array", str: "a JSON string", int: "a number", float: "a number", bool: "true or false",
+               type(None): "null"}
+
+
+def _bad_line(exc: jsonlines.InvalidLineError) -> str:
+    """What is wrong with a line jsonlines refused, in the reader's words rather than jsonlines'."""
+    line = exc.line
+    if isinstance(line, bytes):
+        try:
+            line = line.decode("utf-8")
+        except UnicodeDecodeError:
+            return "expected one JSON object per line, got binary data (not UTF-8 text); is this a cassette file?"
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError as error:
+        return f"expected one JSON object per line, got invalid JSON at column {error.colno}: {error.msg}"
+    return f"expected one JSON object per line, got {_JSON_TYPES.get(type(value), type(value).__name__)}"
 
 
 def save(cassette: Cassette, path: StrPath) -> Path:

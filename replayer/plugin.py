@@ -17,6 +17,7 @@ See docs/pytest.md.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import warnings
 from collections.abc import Generator, Iterator
@@ -54,8 +55,8 @@ def _speed(text: str) -> float:
         value = float(text)
     except ValueError:
         value = float("nan")
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0 (1 = the recorded pace), got {text!r}")
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0 (1 = the recorded pace), got {text!r}")
     return value
 
 

@@ -58,7 +58,7 @@ def stats_command(cassettes: tuple[Path, ...], as_json: bool) -> None:
 @click.argument("cassettes", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
               help="The image to write; its suffix picks the format (.png, .svg or .pdf).")
-@click.option("--interaction", type=int, default=None,
+@click.option("--interaction", type=click.IntRange(min=0), default=None,
               help="Which interaction of the cassette to draw, from 0. Default: the first.")
 @click.option("--latency", is_flag=True,
               help="Draw the latency distribution (time to first token, duration) even for one cassette.")

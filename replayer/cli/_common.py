@@ -49,7 +49,8 @@ def one_line_usage() -> Iterator[None]:
         raise
     except click.UsageError as exc:
         hint = f" Try '{exc.ctx.command_path} --help'." if exc.ctx is not None else ""
-        raise CliError(" ".join(exc.format_message().split()) + hint) from None
+        message = " ".join(exc.format_message().split())
+        raise CliError(message + ("" if message.endswith((".", "!", "?")) else ".") + hint) from None
 
 
 class Group(click.Group):

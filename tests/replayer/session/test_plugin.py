@@ -352,7 +352,8 @@ def test_recorded_timing_through_the_cassette_fixture_and_speed(project: pytest.
     """)
     run(project).assert_outcomes(passed=2)
     run(project, "--cassette-speed=100").assert_outcomes(passed=2)
-    run(project, "--cassette-speed=0").stderr.fnmatch_lines(["*--cassette-speed*expected a number > 0*"])
+    run(project, "--cassette-speed=0").stderr.fnmatch_lines(["*--cassette-speed*expected a finite number > 0*"])
+    run(project, "--cassette-speed=inf").stderr.fnmatch_lines(["*--cassette-speed*expected a finite number > 0*"])
 
 
 def test_faults_from_the_marker(project: pytest.Pytester) -> None:
