@@ -133,26 +133,15 @@ def _claude_cassette(request: pytest.FixtureRequest) -> Iterator[Gate]:
                 failed = any(r.failed for r in node.stash.get(_REPORTS, {}).values())
                 gate.session.close(commit=not failed)
                 if not failed:
-                    unplayed = _unplayed(gate.session, node.stash.get(_UNPLAYED, "ignore"))
+                    unplayed = gate.session.unplayed_report()
         finally:
             gate.session = None
             env.undo()
-    if unplayed is not None:
-        if node.stash[_UNPLAYED] == "fail":
-            pytest.fail(unplayed, pytrace=False)
+    policy = node.stash.get(_UNPLAYED, "ignore")
+    if unplayed is not None and policy == "fail":
+        pytest.fail(unplayed, pytrace=False)
+    if unplayed is not None and policy == "warn":
         warnings.warn(UnplayedWarning(unplayed), stacklevel=1)
-
-
-def _unplayed(session: CassetteSession, policy: str) -> str | None:
-    """What to say about the recorded interactions a passing test never asked for (None: nothing)."""
-    left = session.unplayed()
-    if policy == "ignore" or not left:
-        return None
-    listed = ", ".join(f"#{i.id}" + (f" {i.request.method} {i.request.path}" if i.request else "") for i in left[:5])
-    more = f" and {len(left) - 5} more" if len(left) > 5 else ""
-    return (f"{session.path}: {len(left)} recorded interaction{'s' * (len(left) != 1)} never played: {listed}{more}. "
-            "The test made fewer calls than were recorded: re-record it (--cassette-mode=all), or pass "
-            "unplayed='ignore' to the marker (--cassette-unplayed=ignore for the whole run).")
 
 
 @pytest.fixture
@@ -171,21 +160,20 @@ def _start(request: pytest.FixtureRequest, gate: Gate) -> None:
     default = default_path(test_file, node.name, request.cls.__name__ if request.cls is not None else None)
     marker = node.get_closest_marker("cassette")
     config = request.getfixturevalue("cassette_config")
-    problem = session = None
-    if not isinstance(config, dict):
-        problem = f"the cassette_config fixture must return a dict of marker arguments, got {config!r}"
-    else:
-        try:
-            spec = CassetteSpec.of(marker.args if marker else (), {**config, **(marker.kwargs if marker else {})},
-                                   base=test_file.parent, default=default)
-            speed = spec.speed if spec.speed is not None else request.config.getoption("cassette_speed")
-            session = CassetteSession(spec.path, mode=request.config.getoption("cassette_mode"), speed=speed,
-                                      faults=spec.faults, match_on=spec.match_on, ignore_keys=spec.ignore_keys,
-                                      repeat=spec.repeat, redactor=spec.redactor(), test_id=node.nodeid)
-        except (TypeError, CassetteNotFoundError) as exc:
-            problem = str(exc)
-    if session is None:  # failed outside the except block: pytest then shows the message once, unchained
-        pytest.fail(problem or "no cassette session", pytrace=False)
+    problem = None
+    try:
+        if not isinstance(config, dict):
+            raise TypeError(f"the cassette_config fixture must return a dict of marker arguments, got {config!r}")
+        spec = CassetteSpec.of(marker.args if marker else (), {**config, **(marker.kwargs if marker else {})},
+                               base=test_file.parent, default=default)
+        speed = spec.speed if spec.speed is not None else request.config.getoption("cassette_speed")
+        session = CassetteSession(spec.path, mode=request.config.getoption("cassette_mode"), speed=speed,
+                                  faults=spec.faults, match_on=spec.match_on, ignore_keys=spec.ignore_keys,
+                                  repeat=spec.repeat, redactor=spec.redactor(), test_id=node.nodeid)
+    except (TypeError, CassetteNotFoundError) as exc:
+        problem = str(exc)
+    if problem is not None:  # failed outside the except block: pytest shows the message once, unchained
+        pytest.fail(problem, pytrace=False)
     node.stash[_UNPLAYED] = spec.unplayed or request.config.getoption("cassette_unplayed")
     if not (os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")):
         node.stash[_ENV].setenv("ANTHROPIC_API_KEY", PLACEHOLDER_KEY)  # clients the app builds need a key to start

@@ -96,6 +96,18 @@ class CassetteSession:
         asked = {id(interaction) for interaction in self.transport.calls}
         return [interaction for interaction in self._pool.interactions() if id(interaction) not in asked]
 
+    def unplayed_report(self) -> str | None:
+        """What to tell a test that passed without asking for every recorded interaction (None: it asked)."""
+        left = self.unplayed()
+        if not left:
+            return None
+        listed = ", ".join(f"#{i.id}" + (f" {i.request.method} {i.request.path}" if i.request else "")
+                           for i in left[:5])
+        more = f" and {len(left) - 5} more" if len(left) > 5 else ""
+        return (f"{self.path}: {len(left)} recorded interaction{'s' * (len(left) != 1)} never played: {listed}{more}. "
+                "The test made fewer calls than were recorded: re-record it (--cassette-mode=all), or pass "
+                "unplayed='ignore' to the marker (--cassette-unplayed=ignore for the whole run).")
+
     @property
     def current_file(self) -> Path:
         """Where the cassette's lines are right now: the temporary file while recording, else `path`."""
