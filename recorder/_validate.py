@@ -62,9 +62,12 @@ def problems(cassette: Cassette) -> list[str]:
 Found = tuple[Part | None, str, Literal["error", "warning"]]
 
 
+def _errors(found: Iterator[tuple[Part | None, str]]) -> Iterator[Found]:
+    return ((part, message, "error") for part, message in found)
+
+
 def _interaction(interaction: Interaction) -> Iterator[Found]:
-    for part, message in _times(interaction):
-        yield part, message, "error"
+    yield from _errors(_times(interaction))
     if interaction.end is None:
         last = interaction.parts()[-1] if interaction.parts() else None
         yield last, ("outcome incomplete: no 'end' line, the recorder stopped before the exchange ended; "
@@ -82,11 +85,9 @@ def _interaction(interaction: Interaction) -> Iterator[Found]:
     if not interaction.events:
         yield interaction.response, "the stream has no events; a replay of it ends at once, with no message", "warning"
         return
-    for part, message in _blocks(interaction.events):
-        yield part, message, "error"
+    yield from _errors(_blocks(interaction.events))
     if interaction.outcome == "complete":
-        for part, message in _framing(interaction.events):
-            yield part, message, "error"
+        yield from _errors(_framing(interaction.events))
 
 
 def _times(interaction: Interaction) -> Iterator[tuple[Part, str]]:

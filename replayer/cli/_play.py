@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import anthropic
 import click
-import httpx2
 from anthropic.types import Message, RawMessageStreamEvent
 
 import recorder
@@ -20,6 +19,9 @@ from .._client import FakeAnthropic
 from .._errors import ReplayError
 from ..analysis._stats import TOKEN_DELTAS, first_token_time
 from ._common import SPEED, SPEED_HELP, describe, ms, short
+
+if TYPE_CHECKING:
+    import httpx2
 
 # What an imported capture (which has no recorded request) is asked during `play`: any
 # request gets the capture, so the smallest valid streaming body will do.
@@ -34,10 +36,12 @@ IMPORTED_REQUEST: dict[str, Any] = {
 @click.option("--speed", type=SPEED, default=None, help=SPEED_HELP)
 @click.option("--fault", "fault_specs", multiple=True, metavar="SPEC",
               help="Break calls on purpose, e.g. 529x2, drop@events=5, stall@events=3:2s (repeatable).")
-@click.option("--max-retries", type=click.IntRange(0, 10), default=anthropic.DEFAULT_MAX_RETRIES, show_default=True,
-              help="How often the SDK retries a failed call (a 429 or 529 --fault, a connection error).")
+@click.option("--max-retries", type=click.IntRange(0, 10), default=None,
+              help="How often the SDK retries a failed call (a 429 or 529 --fault, a connection error). "
+                   "Default: the SDK's own (2).")
 @click.pass_context
-def play(ctx: click.Context, file: Path, speed: float | None, fault_specs: tuple[str, ...], max_retries: int) -> None:
+def play(ctx: click.Context, file: Path, speed: float | None, fault_specs: tuple[str, ...],
+         max_retries: int | None) -> None:
     """Replay every interaction of FILE through the real anthropic SDK, rendering it as it streams.
 
     Text is printed live, thinking is dimmed, tool calls are shown with their parsed input.
@@ -48,7 +52,8 @@ def play(ctx: click.Context, file: Path, speed: float | None, fault_specs: tuple
     stream did not complete, 0 when every interaction completed.
     """
     cassette = recorder.load(file)
-    client = FakeAnthropic(cassette, speed=speed, faults=fault_specs, max_retries=max_retries)
+    retries = {} if max_retries is None else {"max_retries": max_retries}
+    client = FakeAnthropic(cassette, speed=speed, faults=fault_specs, **retries)
     _show_retries(client)
     failed = 0
     with client:
