@@ -12,6 +12,7 @@ from recorder import Cassette
 from recorder._patch import AsyncSend, Send, intercept
 
 from ._chunking import Chunking
+from ._client import lent_key
 from ._match import DEFAULT_MATCH_ON, Matcher
 from ._timing import Clock
 from ._transport import FaultsArg, ReplayTransport
@@ -25,8 +26,9 @@ def replay(cassette: Cassette | str | os.PathLike[str], *, speed: float | None =
     """Within the block, every anthropic client (including ones the app builds) replays `cassette`.
 
     No anthropic request reaches the network: a request the cassette cannot answer raises
-    NoMatchError. Yields the ReplayTransport, whose `calls` lists what was played. The options
-    are FakeAnthropic's.
+    NoMatchError. Clients built without a key get a placeholder one (ANTHROPIC_API_KEY is set
+    for the block when neither it nor ANTHROPIC_AUTH_TOKEN is). Yields the ReplayTransport, whose
+    `calls` lists what was played. The options are FakeAnthropic's.
 
     >>> with replay("cassettes/session.jsonl"):
     ...     run_my_app()
@@ -39,12 +41,12 @@ def replay(cassette: Cassette | str | os.PathLike[str], *, speed: float | None =
 
 @contextmanager
 def intercepted(transport: ReplayTransport) -> Iterator[None]:
-    """Within the block, `transport` answers every anthropic client's requests."""
+    """Within the block, `transport` answers every anthropic client's requests (with a key lent if none is set)."""
     def handle(request: httpx2.Request, send: Send) -> httpx2.Response:
         return transport.handle_request(request)
 
     async def ahandle(request: httpx2.Request, send: AsyncSend) -> httpx2.Response:
         return await transport.handle_async_request(request)
 
-    with intercept(handle, ahandle):
+    with lent_key(), intercept(handle, ahandle):
         yield

@@ -22,16 +22,10 @@ import click
 import recorder
 from recorder._upstream import DEFAULT_UPSTREAM, upstream_url
 
-from ._common import CliError, Number
+from ._common import SPEED, SPEED_HELP, CliError, Number
 from ._matching import cli_advice, matching_options
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
-    if value is not None and not value > 0:  # also rejects nan
-        raise CliError(f"--speed expects a number > 0, got {value!r}")
-    return value
 
 
 @contextmanager
@@ -62,8 +56,7 @@ def _wait(stop: threading.Event) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
               help="The port to listen on; 0 picks a free one (the first line printed says which).")
-@click.option("--speed", type=float, default=None, callback=_positive,
-              help="Pace the replay: 1 = the recorded timing, 2 = twice as fast. Default: instantly.")
+@click.option("--speed", type=SPEED, default=None, help=SPEED_HELP)
 @click.option("--fault", "fault_specs", multiple=True, metavar="SPEC",
               help="Break requests on purpose, e.g. 529x2, drop@events=5, stall@events=3:2s (repeatable).")
 @matching_options
