@@ -181,15 +181,20 @@ def url_of(sock: socket.socket) -> str:
 
 @contextmanager
 def serve_app(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0,
-              cleanup: Callable[[], Awaitable[None]] | None = None, name: str = "claude-cassette server") -> Iterator[str]:
+              cleanup: Callable[[], Awaitable[None]] | None = None, name: str = "claude-cassette server",
+              on_listen: Callable[[str], object] | None = None) -> Iterator[str]:
     """Serve `app` with uvicorn in a background thread; yield its base URL once it accepts requests.
 
-    The socket is bound here first, so the URL names the real port even for `port=0`. On exit,
+    The socket is bound here first, so the URL names the real port even for `port=0`; it is
+    passed to `on_listen` at once, before the server starts (connections made meanwhile wait in
+    the socket's backlog and are answered once it has). On exit,
     requests still in flight are aborted (their connections broken), the server stops, and
     `cleanup()` runs on the server's event loop.
     """
     sock = bind(host, port)
     url = url_of(sock)
+    if on_listen is not None:
+        on_listen(url)
     guarded = _Abortable(app)
     _quiet_uvicorn()
     config = uvicorn.Config(guarded, http=_Protocol, lifespan="off", log_config=None, log_level="warning",

@@ -7,7 +7,7 @@ import gc
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -36,8 +36,17 @@ StrPath = str | os.PathLike[str]
 _KINDS = ("request", "response", "event", "body", "end")
 
 
-def header(**extra: Any) -> dict[str, Any]:
-    """The first line of a new cassette; `extra` keys (e.g. `synthetic`) are kept verbatim."""
+# What a client says about itself in every request (the official SDKs send all three).
+CLIENT_HEADERS = ("user-agent", "x-stainless-lang", "x-stainless-package-version")
+
+
+def header(*, client: Mapping[str, str] | None = None, **extra: Any) -> dict[str, Any]:
+    """The first line of a new cassette; `extra` keys (e.g. `synthetic`) are kept verbatim.
+
+    `client` is the headers of the first request, for a recorder that is not in the process that
+    makes the calls (the proxy): the cassette then names that client (`"client"`, and as `"sdk"`
+    its user-agent when it is an official SDK), not the Python SDK installed beside the recorder.
+    """
     from importlib.metadata import PackageNotFoundError, version
 
     def version_of(dist: str) -> str:
@@ -47,9 +56,16 @@ def header(**extra: Any) -> dict[str, Any]:
             return "unknown"
 
     created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    return {"cassette": FORMAT_VERSION, "created": created,
-            "recorder": f"claude-cassette {version_of('claude-cassette')}",
-            "sdk": f"anthropic {version_of('anthropic')}", **extra}
+    made: dict[str, Any] = {"cassette": FORMAT_VERSION, "created": created,
+                            "recorder": f"claude-cassette {version_of('claude-cassette')}"}
+    if client is None:
+        made["sdk"] = f"anthropic {version_of('anthropic')}"
+    else:
+        seen = {name: client[name] for name in CLIENT_HEADERS if name in client}
+        if "x-stainless-package-version" in seen and "user-agent" in seen:
+            made["sdk"] = seen["user-agent"]
+        made["client"] = seen
+    return {**made, **extra}
 
 
 def load(path: StrPath) -> Cassette:

@@ -47,7 +47,11 @@ def _stop_signals() -> Iterator[threading.Event]:
 
 
 def _announce(url: str) -> None:
-    """The base URL, first line on stdout, flushed: scripts read it to find the server."""
+    """The base URL, first line on stdout, flushed: scripts read it to find the server.
+
+    Printed as soon as the socket listens, before the server has started: a client that
+    connects at once waits in the backlog and is answered.
+    """
     click.echo(url)
     sys.stdout.flush()
 
@@ -75,8 +79,8 @@ def serve_command(cassettes: tuple[Path, ...], host: str, port: int, speed: floa
     stream and fail as with FakeAnthropic; one that matches nothing gets a 404 naming the
     closest recorded request.
     """
-    with _stop_signals() as stop, serve(*cassettes, host=host, port=port, speed=speed, faults=fault_specs) as url:
-        _announce(url)
+    with _stop_signals() as stop, serve(*cassettes, host=host, port=port, speed=speed, faults=fault_specs,
+                                        on_listen=_announce):
         _wait(stop)
 
 
@@ -112,8 +116,7 @@ def record_command(ctx: click.Context, output: Path, upstream: str, listen: bool
         raise CliError(str(exc)) from None
     if listen:
         with _stop_signals() as stop, recorder.proxy(output, upstream=upstream, host=host, port=port,
-                                                     append=append) as url:
-            _announce(url)
+                                                     append=append, on_listen=_announce):
             _wait(stop)
         return
     with recorder.proxy(output, upstream=upstream, host=host, port=port, append=append) as url:

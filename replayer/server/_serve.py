@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import AsyncIterable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterable, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import cast
@@ -144,11 +144,12 @@ def _api_error(status: int, kind: str, message: str) -> Response:
 @contextmanager
 def serve(*cassettes: CassetteLike | ReplayTransport, host: str = "127.0.0.1", port: int = 0,
           speed: float | None = None, faults: FaultsArg = (), match_on: Sequence[str | Matcher] = DEFAULT_MATCH_ON,
-          ignore_keys: Iterable[str] = ()) -> Iterator[str]:
+          ignore_keys: Iterable[str] = (), on_listen: Callable[[str], object] | None = None) -> Iterator[str]:
     """Serve `cassettes` over real HTTP in a background thread; yield the base URL.
 
     Cassettes are files or folders of *.jsonl, merged in order; `speed`, `faults`, `match_on`
-    and `ignore_keys` mean what they mean for FakeAnthropic. To inspect what was played
+    and `ignore_keys` mean what they mean for FakeAnthropic. `on_listen(url)` is called as soon
+    as the socket listens, before the server has started. To inspect what was played
     (`calls`, `requests`), pass one ReplayTransport you built instead of cassettes. On exit,
     streams still in flight are cut and the server stops.
 
@@ -164,5 +165,6 @@ def serve(*cassettes: CassetteLike | ReplayTransport, host: str = "127.0.0.1", p
     else:
         transport = ReplayTransport(load_all(cassettes), speed=speed, faults=faults,  # type: ignore[arg-type]
                                     match_on=match_on, ignore_keys=ignore_keys)
-    with serve_app(ReplayApp(transport), host=host, port=port, name="cassette serve") as url:
+    with serve_app(ReplayApp(transport), host=host, port=port, name="cassette serve",
+                   on_listen=on_listen) as url:
         yield url
