@@ -146,11 +146,11 @@ class _FirstRequestOpens:
         self.path.open("a").close()
         self.recorder: Recorder | None = None
 
-    def __call__(self, headers: Mapping[str, str] | None) -> Recorder:
+    def __call__(self, headers: Mapping[str, str]) -> Recorder:
         if self.recorder is None:
-            meta = header(client=None if headers is None else dict(headers))
+            meta = header(client=headers)
             self.recorder = Recorder(CassetteWriter(self.path, redactor=self.redactor, append=self.append, meta=meta))
         return self.recorder
 
     def close(self) -> None:
-        self(None).close()
+        self({}).close()  # no request seen: an empty cassette, naming no client

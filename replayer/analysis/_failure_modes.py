@@ -11,7 +11,6 @@ the page and compares its rows: the behaviour, not the version strings.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -28,7 +27,7 @@ import recorder
 from .._client import FakeAnthropic, FakeAsyncAnthropic, transport_of
 from .._timing import VirtualClock
 from ..fuzzing._synthetic import text_message
-from ..server._node import PROJECT, install, run_js
+from ..server._node import install, pinned_version, run_js
 from ..server._serve import serve
 
 SPECS: tuple[tuple[str, str], ...] = (
@@ -319,10 +318,6 @@ def without_versions(page: str) -> str:
     return re.sub(r"(anthropic SDK|@anthropic-ai/sdk`?) \d[\w.+-]*", r"\1 <version>", page)
 
 
-def _ts_version() -> str:
-    return json.loads((PROJECT / "package-lock.json").read_text())["packages"]["node_modules/@anthropic-ai/sdk"]["version"]
-
-
 def render(tables: dict[str, Rows] | None = None) -> str:
     """The whole docs/failure-modes.md page (from freshly observed `tables` unless given)."""
     if tables is None:
@@ -355,7 +350,7 @@ def render(tables: dict[str, Rows] | None = None) -> str:
         "- A stream closed without `message_stop` ends **silently**: no exception, and "
         "`get_final_message()` returns a message with `stop_reason=None`. Check it.",
         "",
-        f"The TypeScript tables run the official `@anthropic-ai/sdk` {_ts_version()} with node against "
+        f"The TypeScript tables run the official `@anthropic-ai/sdk` {pinned_version()} with node against "
         f"`cassette serve` (real sockets, real time; `timeout: {TS_TIMEOUT_MS}` ms, default `maxRetries: 2`; "
         "the 30 s stall is 1 s there). Over HTTP:",
         "",

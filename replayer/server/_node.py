@@ -24,6 +24,11 @@ class NodeError(RuntimeError):
     """node or npm is missing, `npm ci` failed, or a program failed or printed no JSON."""
 
 
+def pinned_version(project: Path = PROJECT, package: str = "@anthropic-ai/sdk") -> str:
+    """The version of `package` that `project`'s package-lock.json pins."""
+    return json.loads((project / "package-lock.json").read_text())["packages"][f"node_modules/{package}"]["version"]
+
+
 def installed(project: Path = PROJECT) -> bool:
     """Whether `project`'s node_modules holds exactly what its package-lock.json pins."""
     hidden = project / "node_modules" / ".package-lock.json"  # npm's record of what it installed
