@@ -5,18 +5,19 @@ event every ~30 ms) is recorded by `recorder.RecordingTransport` from an in-memo
 re-timed through the public model and saved. The server runs as its own process:
 `replayer.serve()` of a `ReplayTransport(cassette, speed=1, repeat=True)`, what `cassette serve
 FILE --speed 1` runs, with every request answered by the one recording (a cassette of N copies
-would measure matching a request against N candidates instead). The clients run in `--processes` other processes (forked), raw
-asyncio sockets, each with its share of the streams: every client opens its connection first,
-then all POST the recorded request at one instant (burst: `--clients`, 200) or evenly spread
-(`--spread-clients`, 1,000, over `--spread` s, 5); each reads the chunked body and notes when
-each SSE event is complete.
+would measure matching a request against N candidates instead). The clients run in
+`--processes` other processes (forked), raw asyncio sockets, each process with its share of the
+streams: every client opens its connection first, then all POST the recorded request at one
+instant (burst: `--clients`, 200) or evenly spread (`--spread-clients`, 1,000, over `--spread`
+s, 5); each notes when each SSE event of the chunked body is complete.
 
 - correct: a client's body is byte-for-byte the recorded events re-encoded, in order.
 - timing error = arrival - request sent - recorded `t` (positive: late), over every event
   of every client: p50, p99, max; target p99 <= 10 ms.
 
 Raw sockets in several processes keep the client side cheap and parallel, so the numbers are the
-server's. Standalone (no _common import); prints a table, asserts nothing; `--json PATH` writes
+server's; two rows check it (the client processes' own event-loop lag, and an idle process's: the
+machine's noise). Standalone (no _common import); prints a table, asserts nothing; `--json PATH` writes
 the rows as run.py reads them.
 
     python benchmarks/bench_serve.py [--clients 200] [--spread-clients 1000] [--spread 5] [--processes 4]

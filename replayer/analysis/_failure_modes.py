@@ -48,8 +48,8 @@ SPECS: tuple[tuple[str, str], ...] = (
     ("error@events=5:overloaded_error", "in-stream `error` event after 5 events"),
 )
 # Over `serve` time is real: the 30 s stall is 1 s (shorter than the client's timeout, as 30 s is for Python).
-TS_SPECS = tuple(("stall@events=5:1s", "1 s pause after 5 events, then the rest") if spec.startswith("stall@events=5:30s")
-                 else (spec, what) for spec, what in SPECS)
+TS_SPECS = tuple(("stall@events=5:1s", "1 s pause after 5 events, then the rest")
+                 if spec.startswith("stall@events=5:30s") else (spec, what) for spec, what in SPECS)
 TS_TIMEOUT_MS = 1000  # the TypeScript client's `timeout`
 TS_DEADLINE_MS = 8000  # an API still waiting then is reported as hanging
 BODY: dict[str, Any] = {"model": "claude-haiku-4-5", "max_tokens": 64,
@@ -228,7 +228,8 @@ def _ts_observation(seen: dict[str, Any], api: str) -> Observation:
     final = "n/a"
     if api == "stream":
         result = seen["final"]
-        final = f"rejects {_ts_name(result['rejects'])}" if "rejects" in result else f"stop_reason={result['stop_reason']}"
+        final = (f"rejects {_ts_name(result['rejects'])}" if "rejects" in result
+                 else f"stop_reason={result['stop_reason']}")
     return Observation(_ts_name(error) if error else "nothing", _ts_kind(error) if error else "—",
                        seen["where"] if error else "—", shown, seen["calls"], final)
 

@@ -31,7 +31,8 @@ def test_a_new_sdk_version_alone_changes_nothing_and_a_changed_row_is_named() ->
     assert _failure_modes.tables_of(_failure_modes.render(tables)) == tables
     newer = re.sub(r"@anthropic-ai/sdk` [\d.]+", "@anthropic-ai/sdk` 99.1.0",
                    re.sub(r"anthropic SDK [\d.]+", "anthropic SDK 99.0.0", committed))
-    assert newer.count("99.") == 2 and _failure_modes.without_versions(newer) == _failure_modes.without_versions(committed)
+    assert newer.count("99.") == 2
+    assert _failure_modes.without_versions(newer) == _failure_modes.without_versions(committed)
 
     title = "TypeScript: `client.messages.stream()`"
     tables[title]["truncate@events=6"][6] = "stop_reason=None"
