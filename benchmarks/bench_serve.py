@@ -100,6 +100,7 @@ class Seen:
     body: bytes = b""
     arrivals: list[float] = dataclasses.field(default_factory=list)
     error: str | None = None
+    sent: float = 0.0  # when the request was written (time.monotonic)
 
 
 class _Client(asyncio.Protocol):
@@ -148,6 +149,7 @@ async def one_client(host: str, port: int, payload: bytes, start: asyncio.Event,
     client.sent = time.monotonic()
     transport.write(head + payload)
     error = await client.done
+    seen.sent = client.sent
     try:
         seen.status, seen.body = _dechunk(bytes(client.raw))
         head_events = bytes(client.raw).partition(b"\r\n\r\n")[0].count(b"\n\n")
