@@ -27,7 +27,8 @@ const { body, api } = JSON.parse(process.env.CASSETTE_INPUT);
 const client = new Anthropic();
 const seen = { types: [], pieces: [], final: null, error: null };
 try {
-  const stream = api === 'stream' ? client.messages.stream(body) : await client.messages.create({ ...body, stream: true });
+  const stream = api === 'stream' ? client.messages.stream(body)
+    : await client.messages.create({ ...body, stream: true });
   for await (const event of stream) {
     seen.types.push(event.type);
     if (event.type === 'content_block_delta' && event.delta.type === 'text_delta') seen.pieces.push(event.delta.text);
