@@ -49,15 +49,16 @@ from recorder import encode_event
 from replayer.fuzzing._synthetic import sse_bytes, text_message
 
 BENCH = "serve"
-# The server process: `cassette serve FILE --speed S`, with every request answered by the one recording.
+# The server process: `cassette serve FILE --speed S` (its start-up included), every request answered by the one recording.
 SERVER = """
 import signal, sys, threading
 import recorder
 from replayer import ReplayTransport, serve
+from replayer.cli._server import listening
 stop = threading.Event()
 signal.signal(signal.SIGTERM, lambda *_: stop.set())
 transport = ReplayTransport(recorder.load(sys.argv[1]), speed=float(sys.argv[2]), repeat=True)
-with serve(transport, on_listen=lambda url: print(url, flush=True)):
+with serve(transport, on_listen=listening):
     while not stop.wait(0.5):
         pass
 """
