@@ -49,7 +49,7 @@ from recorder import encode_event
 from replayer.fuzzing._synthetic import sse_bytes, text_message
 
 BENCH = "serve"
-# The server process: `cassette serve FILE --speed S` (its start-up included), every request answered by the one recording.
+# The server process: `cassette serve FILE --speed S` (its start-up too), every request answered by one recording.
 SERVER = """
 import signal, sys, threading
 import recorder
