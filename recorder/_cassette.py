@@ -9,6 +9,7 @@ import math
 import os
 import threading
 from array import array
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
@@ -40,8 +41,17 @@ from ._sse import SSEDecoder, SSEEvent
 StrPath = str | os.PathLike[str]
 
 
-def header(**extra: Any) -> dict[str, Any]:
-    """The first line of a new cassette; `extra` keys (e.g. `synthetic`) are kept verbatim."""
+# What a client says about itself in every request (the official SDKs send all three).
+CLIENT_HEADERS = ("user-agent", "x-stainless-lang", "x-stainless-package-version")
+
+
+def header(*, client: Mapping[str, str] | None = None, **extra: Any) -> dict[str, Any]:
+    """The first line of a new cassette; `extra` keys (e.g. `synthetic`) are kept verbatim.
+
+    `client` is the headers of the first request, for a recorder that is not in the process that
+    makes the calls (the proxy): the cassette then names that client (`"client"`, and as `"sdk"`
+    its user-agent when it is an official SDK), not the Python SDK installed beside the recorder.
+    """
     from importlib.metadata import PackageNotFoundError, version
 
     def version_of(dist: str) -> str:
@@ -51,9 +61,16 @@ def header(**extra: Any) -> dict[str, Any]:
             return "unknown"
 
     created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    return {"cassette": FORMAT_VERSION, "created": created,
-            "recorder": f"claude-cassette {version_of('claude-cassette')}",
-            "sdk": f"anthropic {version_of('anthropic')}", **extra}
+    made: dict[str, Any] = {"cassette": FORMAT_VERSION, "created": created,
+                            "recorder": f"claude-cassette {version_of('claude-cassette')}"}
+    if client is None:
+        made["sdk"] = f"anthropic {version_of('anthropic')}"
+    else:
+        seen = {name: client[name] for name in CLIENT_HEADERS if name in client}
+        if "x-stainless-package-version" in seen and "user-agent" in seen:
+            made["sdk"] = seen["user-agent"]
+        made["client"] = seen
+    return {**made, **extra}
 
 
 def load(path: StrPath) -> Cassette:
