@@ -1,19 +1,26 @@
-"""Load on `cassette serve`: N concurrent streams at speed=1.0, byte-correct, and how late each event lands.
+"""Load on `cassette serve`: many concurrent streams at speed=1.0, byte-correct, and how late each event lands.
 
-A cassette of N identical interactions (a ~2 s synthetic text stream: the first event at 0.3 s,
-then one event every ~30 ms) is recorded by `recorder.RecordingTransport` from an in-memory
-stream, re-timed through the public model and saved. `cassette serve FILE --speed 1` runs as
-its own process (the real CLI); N raw asyncio socket clients in this process each POST the
-recorded request at once, read the chunked body and note when each SSE event is complete.
+A cassette of one interaction (a ~2 s synthetic text stream: the first event at 0.3 s, then one
+event every ~30 ms) is recorded by `recorder.RecordingTransport` from an in-memory stream,
+re-timed through the public model and saved. The server runs as its own process:
+`replayer.serve()` of a `ReplayTransport(cassette, speed=1, repeat=True)`, what `cassette serve
+FILE --speed 1` runs, with every request answered by the one recording (a cassette of N copies
+would measure matching a request against N candidates instead). The clients run in
+`--processes` other processes (forked), raw asyncio sockets, each process with its share of the
+streams: every client opens its connection first, then all POST the recorded request at one
+instant (burst: `--clients`, 200) or evenly spread (`--spread-clients`, 1,000, over `--spread`
+s, 5); each notes when each SSE event of the chunked body is complete.
 
 - correct: a client's body is byte-for-byte the recorded events re-encoded, in order.
 - timing error = arrival - request sent - recorded `t` (positive: late), over every event
   of every client: p50, p99, max; target p99 <= 10 ms.
 
-Raw sockets keep the client side cheap, so the numbers are mostly the server's. Standalone (no
-_common import); prints a table, asserts nothing; `--json PATH` writes the rows as run.py reads them.
+Raw sockets in several processes keep the client side cheap and parallel, so the numbers are the
+server's; two rows check it (the client processes' own event-loop lag, and an idle process's: the
+machine's noise). Standalone (no _common import); prints a table, asserts nothing; `--json PATH` writes
+the rows as run.py reads them.
 
-    python benchmarks/bench_serve.py [--clients 200] [--seconds 2] [--speed 1]
+    python benchmarks/bench_serve.py [--clients 200] [--spread-clients 1000] [--spread 5] [--processes 4]
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import argparse
 import asyncio
 import dataclasses
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -41,6 +49,19 @@ from recorder import encode_event
 from replayer.fuzzing._synthetic import sse_bytes, text_message
 
 BENCH = "serve"
+# The server process: `cassette serve FILE --speed S` (its start-up too), every request answered by one recording.
+SERVER = """
+import signal, sys, threading
+import recorder
+from replayer import ReplayTransport, serve
+from replayer.cli._server import listening
+stop = threading.Event()
+signal.signal(signal.SIGTERM, lambda *_: stop.set())
+transport = ReplayTransport(recorder.load(sys.argv[1]), speed=float(sys.argv[2]), repeat=True)
+with serve(transport, on_listen=listening):
+    while not stop.wait(0.5):
+        pass
+"""
 FIRST_EVENT = 0.3
 TARGET_P99_MS = 10.0
 REQUEST: dict[str, Any] = {"model": "claude-haiku-4-5", "max_tokens": 1024, "stream": True,
@@ -49,8 +70,8 @@ STORY = ("Once upon a time a small lighthouse keeper counted the ships that pass
          "and wrote each name in a blue book that nobody else ever read. ") * 6
 
 
-def make_cassette(path: Path, clients: int, seconds: float) -> recorder.Cassette:
-    """`clients` copies of one ~`seconds` s stream, recorded through the real recorder, then re-timed."""
+def make_cassette(path: Path, seconds: float) -> recorder.Cassette:
+    """One ~`seconds` s stream, recorded through the real recorder, then re-timed."""
     events = text_message(STORY, pieces=max(1, round((seconds - FIRST_EVENT) / 0.03) - 6))
     chunks = [sse_bytes([event]) for event in events]
     transport = httpx2.MockTransport(lambda request: httpx2.Response(
@@ -68,8 +89,7 @@ def make_cassette(path: Path, clients: int, seconds: float) -> recorder.Cassette
         one, response=dataclasses.replace(one.response, t=0.25),  # type: ignore[type-var]
         events=tuple(dataclasses.replace(e, t=round(FIRST_EVENT + i * step, 6)) for i, e in enumerate(one.events)),
         end=dataclasses.replace(one.end, t=round(seconds + 0.001, 6)))  # type: ignore[type-var]
-    copies = tuple(dataclasses.replace(timed, id=i) for i in range(clients))
-    recorder.save(recorder.Cassette(copies, recorder.header(synthetic="benchmarks/bench_serve.py")), path)
+    recorder.save(recorder.Cassette((timed,), recorder.header(synthetic="benchmarks/bench_serve.py")), path)
     return recorder.load(path)
 
 
@@ -81,53 +101,114 @@ class Seen:
     body: bytes = b""
     arrivals: list[float] = dataclasses.field(default_factory=list)
     error: str | None = None
+    sent: float = 0.0  # when the request was written (time.monotonic)
+
+
+class _Client(asyncio.Protocol):
+    """A raw HTTP/1.1 client that only timestamps what arrives (cheap), and decodes it at the end."""
+
+    def __init__(self) -> None:
+        self.raw = bytearray()
+        self.arrivals: list[float] = []
+        self.done = asyncio.get_running_loop().create_future()
+        self.sent = 0.0
+
+    def data_received(self, data: bytes) -> None:
+        before = len(self.raw)
+        self.raw += data
+        # An event ends with a blank line; the chunk framing (\r\n) never forms one.
+        self.arrivals += [time.monotonic() - self.sent] * self.raw.count(b"\n\n", max(0, before - 1))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.done.done():
+            self.done.set_result(exc)
+
+
+def _dechunk(raw: bytes) -> tuple[int, bytes]:
+    """The status and the de-chunked body of a raw chunked HTTP/1.1 response."""
+    head, _, rest = raw.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    body = bytearray()
+    while True:
+        size_line, _, rest = rest.partition(b"\r\n")
+        size = int(size_line, 16)
+        if size == 0:
+            return status, bytes(body)
+        body += rest[:size]
+        rest = rest[size + 2:]
 
 
 async def one_client(host: str, port: int, payload: bytes, start: asyncio.Event, delay: float) -> Seen:
     """POST the request on a fresh connection `delay` s after `start`, read the chunked SSE body, time each event."""
     seen = Seen()
-    reader, writer = await asyncio.open_connection(host, port)
+    transport, client = await asyncio.get_running_loop().create_connection(_Client, host, port)
     head = (f"POST /v1/messages HTTP/1.1\r\nhost: {host}:{port}\r\ncontent-type: application/json\r\n"
             f"anthropic-version: 2023-06-01\r\ncontent-length: {len(payload)}\r\nconnection: close\r\n\r\n").encode()
     await start.wait()
     if delay:
         await asyncio.sleep(delay)
-    sent = time.monotonic()
-    writer.write(head + payload)
+    client.sent = time.monotonic()
+    transport.write(head + payload)
+    error = await client.done
+    seen.sent = client.sent
     try:
-        status_line = await reader.readline()
-        seen.status = int(status_line.split()[1])
-        while await reader.readline() not in (b"\r\n", b""):
-            pass
-        body = bytearray()
-        counted = 0
-        while True:
-            size = int((await reader.readline()).strip(), 16)
-            if size == 0:
-                break
-            body += await reader.readexactly(size)
-            await reader.readexactly(2)
-            now = time.monotonic() - sent
-            complete = body.count(b"\n\n")
-            seen.arrivals += [now] * (complete - counted)
-            counted = complete
-        seen.body = bytes(body)
-    except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
-        seen.error = f"{type(exc).__name__}: {exc}"
-    finally:
-        writer.close()
+        seen.status, seen.body = _dechunk(bytes(client.raw))
+        head_events = bytes(client.raw).partition(b"\r\n\r\n")[0].count(b"\n\n")
+        seen.arrivals = client.arrivals[head_events:]
+    except (ValueError, IndexError) as exc:
+        seen.error = f"{type(exc).__name__}: {exc}" if error is None else f"{type(error).__name__}: {error}"
     return seen
 
 
-async def load(url: str, clients: int, payload: bytes, timeout: float, stagger: float = 0.0) -> list[Seen]:
-    """Run `clients` streams; their requests go out at once, or evenly spread over `stagger` seconds."""
+async def load(url: str, payload: bytes, delays: list[float], start_at: float, timeout: float,
+               watch: float) -> tuple[list[Seen], list[float]]:
+    """Open one connection per delay, then at `start_at` (time.monotonic) plus its delay each client sends.
+
+    Meanwhile a ticker notes how late this process's event loop wakes from 1 ms sleeps, for `watch`
+    seconds after the start or until the streams end: the lag of the measuring side itself.
+    """
     host, port = url.removeprefix("http://").rsplit(":", 1)
     start = asyncio.Event()
-    tasks = [asyncio.create_task(one_client(host, int(port), payload, start, i * stagger / clients))
-             for i in range(clients)]
-    await asyncio.sleep(0.5)  # let every connection be accepted first, then send all requests at once
+    tasks = [asyncio.create_task(one_client(host, int(port), payload, start, delay)) for delay in delays]
+    await asyncio.sleep(max(0.0, start_at - time.monotonic()))
     start.set()
-    return await asyncio.wait_for(asyncio.gather(*tasks), timeout)
+    streams = asyncio.ensure_future(asyncio.wait_for(asyncio.gather(*tasks), timeout))
+    lags, until = [], time.monotonic() + watch
+    while time.monotonic() < until and not (tasks and streams.done()):
+        before = time.monotonic()
+        await asyncio.sleep(0.001)
+        lags.append(time.monotonic() - before - 0.001)
+    return await streams, lags
+
+
+def client_process(url: str, payload: bytes, delays: list[float], start_at: float, timeout: float,
+                   watch: float) -> tuple[list[Seen], list[float]]:
+    """One client process's share of the streams (CLOCK_MONOTONIC is one clock for all processes).
+
+    The clients run on uvloop when it is installed: the measuring side should be the cheap one.
+    """
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(load(url, payload, delays, start_at, timeout, watch))
+    return uvloop.run(load(url, payload, delays, start_at, timeout, watch))
+
+
+def run_clients(url: str, clients: int, spread: float, processes: int,
+                timeout: float, watch: float) -> tuple[list[Seen], list[float], list[float]]:
+    """`clients` streams from `processes` forked processes, sent at once or evenly over `spread` seconds.
+
+    Returns every client's view, the client processes' loop lags, and those of one more process
+    with no clients (the machine's own scheduling noise over the same `watch` seconds).
+    """
+    delays = [i * spread / clients for i in range(clients)]
+    shares = [delays[i::processes] for i in range(processes)] + [[]]
+    payload = json.dumps(REQUEST).encode()
+    start_at = time.monotonic() + 1.0 + clients / 1000  # time to fork, connect every client, settle
+    with multiprocessing.get_context("fork").Pool(len(shares)) as pool:
+        parts = pool.starmap(client_process, [(url, payload, share, start_at, timeout, watch) for share in shares])
+    return ([seen for seen_, _ in parts for seen in seen_], [lag for _, lags in parts[:-1] for lag in lags],
+            parts[-1][1])
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -144,35 +225,36 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
-def run_mode(path: Path, args: argparse.Namespace, stagger: float, expected: bytes,
-             offsets: list[float]) -> tuple[list[Seen], float, float | None]:
-    """One `cassette serve` process under one load; the clients' views, the wall time, the server's CPU share."""
-    server = subprocess.Popen([sys.executable, "-c", "from replayer.cli import main; main()", "serve", str(path),
-                               "--speed", str(args.speed)], stdout=subprocess.PIPE, text=True)
+def run_mode(path: Path, args: argparse.Namespace, clients: int, spread: float,
+             offsets: list[float]) -> tuple[list[Seen], float, float | None, list[float], list[float]]:
+    """One server process under one load; the clients' views, the wall time, the server's CPU share."""
+    server = subprocess.Popen([sys.executable, "-c", SERVER, str(path), str(args.speed)], stdout=subprocess.PIPE,
+                              text=True)
     try:
         url = server.stdout.readline().strip()  # type: ignore[union-attr]
         if not url.startswith("http://127.0.0.1:"):
-            raise RuntimeError(f"cassette serve did not print its URL (got {url!r})")
+            raise RuntimeError(f"the server did not print its URL (got {url!r})")
         cpu_before = cpu_seconds(server.pid)
         started = time.monotonic()
-        payload = json.dumps(REQUEST).encode()
-        seen = asyncio.run(load(url, args.clients, payload, timeout=offsets[-1] + stagger + 60, stagger=stagger))
+        seen, client_lags, floor = run_clients(url, clients, spread, args.processes, timeout=offsets[-1] + spread + 60,
+                                               watch=offsets[-1] + spread)
         wall = time.monotonic() - started
         cpu_after = cpu_seconds(server.pid)
     finally:
         server.terminate()
         server.wait(timeout=10)
     cpu = None if cpu_before is None or cpu_after is None else (cpu_after - cpu_before) / wall * 100
-    return seen, wall, cpu
+    return seen, wall, cpu, client_lags, floor
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--clients", type=int, default=200, help="concurrent streams (default 200)")
+    p.add_argument("--clients", type=int, default=200, help="streams sent at the same instant (default 200)")
+    p.add_argument("--spread-clients", type=int, default=1000, help="streams of the spread run (default 1000)")
+    p.add_argument("--spread", type=float, default=5.0, help="the spread run sends over this many s (default 5)")
+    p.add_argument("--processes", type=int, default=4, help="client processes (default 4)")
     p.add_argument("--seconds", type=float, default=2.0, help="recorded length of the stream (default 2)")
     p.add_argument("--speed", type=float, default=1.0, help="replay speed (default 1)")
-    p.add_argument("--stagger", type=float, default=1.0,
-                   help="the staggered run spreads its requests over this many seconds (default 1)")
     p.add_argument("--json", metavar="PATH", help="also write the rows as JSON (the shape run.py reads)")
     args = p.parse_args(argv)
 
@@ -180,15 +262,17 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     failures: set[str] = set()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp, "load.jsonl")
-        interaction = make_cassette(path, args.clients, args.seconds)[0]
+        interaction = make_cassette(path, args.seconds)[0]
         expected = b"".join(encode_event(e.event, e.payload.text, id=e.sse_id, retry=e.retry)
                             for e in interaction.events)
         offsets = [e.t / args.speed for e in interaction.events]
-        results.append(row(f"{args.clients} concurrent streams x {len(offsets)} events, {offsets[-1]:.2f} s "
-                           f"at speed {args.speed:g}", args.clients, "streams"))
-        for mode, stagger in (("burst", 0.0), (f"staggered {args.stagger:g} s", args.stagger)):
-            print(f"[serve] {mode}: {args.clients} streams ...", file=sys.stderr, flush=True)
-            seen, wall, cpu = run_mode(path, args, stagger, expected, offsets)
+        results.append(row(f"streams of {len(offsets)} events, {offsets[-1]:.2f} s at speed {args.speed:g}, "
+                           f"clients in {args.processes} processes", len(offsets), "events"))
+        for mode, clients, spread in ((f"burst of {args.clients}", args.clients, 0.0),
+                                      (f"{args.spread_clients} over {args.spread:g} s", args.spread_clients,
+                                       args.spread)):
+            print(f"[serve] {mode} ...", file=sys.stderr, flush=True)
+            seen, wall, cpu, client_lags, floor = run_mode(path, args, clients, spread, offsets)
             correct = [s for s in seen if s.error is None and s.status == 200 and s.body == expected
                        and len(s.arrivals) == len(offsets)]
             failures |= {s.error or f"status {s.status}" for s in seen if s not in correct}
@@ -196,13 +280,16 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
             nan = float("nan")
             p99 = percentile(late, 99) if late else nan
             results += [
-                row(f"{mode}: byte-correct streams", len(correct), "streams", f"= {args.clients}",
-                    len(correct) == args.clients),
+                row(f"{mode}: byte-correct streams", len(correct), "streams", f"= {clients}",
+                    len(correct) == clients),
                 row(f"{mode}: timing error p50", percentile(late, 50) if late else nan, "ms"),
                 row(f"{mode}: timing error p99", p99, "ms", f"<= {TARGET_P99_MS:g} ms", p99 <= TARGET_P99_MS),
                 row(f"{mode}: timing error max", max(late, default=nan), "ms"),
                 row(f"{mode}: timing error min (< 0: early)", min(late, default=nan), "ms"),
                 row(f"{mode}: wall time", wall, "s"),
+                # The measuring side: if these are as late as the events, the figure is not the server's.
+                row(f"{mode}: client processes' loop lag p99", percentile(client_lags, 99) * 1e3, "ms"),
+                row(f"{mode}: idle process's loop lag p99 (machine noise)", percentile(floor, 99) * 1e3, "ms"),
             ]
             if cpu is not None:
                 results.append(row(f"{mode}: server CPU", cpu, "% of a core"))

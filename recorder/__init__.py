@@ -24,7 +24,7 @@ from ._model import (
 )
 from ._redact import REDACTED, Redactor
 from ._sse import SSEDecoder, SSEEvent, encode_event
-from ._validate import problems
+from ._validate import Finding, findings, problems
 
 if TYPE_CHECKING:
     from ._proxy import proxy
@@ -51,6 +51,7 @@ __all__ = [
     "End",
     "ErrorInfo",
     "Event",
+    "Finding",
     "Interaction",
     "MissingExtraError",
     "Outcome",
@@ -63,6 +64,7 @@ __all__ = [
     "SSEDecoder",
     "SSEEvent",
     "encode_event",
+    "findings",
     "header",
     "import_sse",
     "load",

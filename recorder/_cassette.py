@@ -8,6 +8,8 @@ import json
 import math
 import os
 import threading
+from array import array
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
@@ -39,8 +41,17 @@ from ._sse import SSEDecoder, SSEEvent
 StrPath = str | os.PathLike[str]
 
 
-def header(**extra: Any) -> dict[str, Any]:
-    """The first line of a new cassette; `extra` keys (e.g. `synthetic`) are kept verbatim."""
+# What a client says about itself in every request (the official SDKs send all three).
+CLIENT_HEADERS = ("user-agent", "x-stainless-lang", "x-stainless-package-version")
+
+
+def header(*, client: Mapping[str, str] | None = None, **extra: Any) -> dict[str, Any]:
+    """The first line of a new cassette; `extra` keys (e.g. `synthetic`) are kept verbatim.
+
+    `client` is the headers of the first request, for a recorder that is not in the process that
+    makes the calls (the proxy): the cassette then names that client (`"client"`, and as `"sdk"`
+    its user-agent when it is an official SDK), not the Python SDK installed beside the recorder.
+    """
     from importlib.metadata import PackageNotFoundError, version
 
     def version_of(dist: str) -> str:
@@ -50,9 +61,16 @@ def header(**extra: Any) -> dict[str, Any]:
             return "unknown"
 
     created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    return {"cassette": FORMAT_VERSION, "created": created,
-            "recorder": f"claude-cassette {version_of('claude-cassette')}",
-            "sdk": f"anthropic {version_of('anthropic')}", **extra}
+    made: dict[str, Any] = {"cassette": FORMAT_VERSION, "created": created,
+                            "recorder": f"claude-cassette {version_of('claude-cassette')}"}
+    if client is None:
+        made["sdk"] = f"anthropic {version_of('anthropic')}"
+    else:
+        seen = {name: client[name] for name in CLIENT_HEADERS if name in client}
+        if "x-stainless-package-version" in seen and "user-agent" in seen:
+            made["sdk"] = seen["user-agent"]
+        made["client"] = seen
+    return {**made, **extra}
 
 
 def load(path: StrPath) -> Cassette:
@@ -126,7 +144,7 @@ def _fast(data: bytes, end: int, path: StrPath | None) -> Cassette | None:
     view = memoryview(data)
     try:
         builder = _Builder(path, _header(data[:first], path, 1), crlf=data.find(b"\r", 0, end) >= 0)
-        start = first + 1
+        start, number = first + 1, 2
         while start < end:
             stop = data.find(b"\n", min(start + _CHUNK, end - 1), end) + 1 or end
             lines = _lines.decoder.decode_lines(view[start:stop])
@@ -134,8 +152,8 @@ def _fast(data: bytes, end: int, path: StrPath | None) -> Cassette | None:
             count = data.count(b"\n", start, stop) + (not data.endswith(b"\n", 0, stop))
             if len(lines) != count or data.count(b"\n{", start - 1, stop) != count:
                 return None
-            builder.add_all(lines)
-            start = stop
+            builder.add_all(lines, number)
+            start, number = stop, number + count
     except (msgspec.MsgspecError, RecursionError, CassetteError):
         return None
     return builder.build()
@@ -204,6 +222,8 @@ def _malformed(exc: Exception) -> str:
 def _invalid(text: bytes, exc: msgspec.ValidationError) -> str:
     """What a structurally wrong line should have been, in words."""
     line = _lenient(text)
+    if line is None:  # msgspec read it, so only the json module's recursion limit stopped it
+        return f"expected one JSON object per line, got a value {_malformed(RecursionError())}"
     if not isinstance(line, dict):
         return f"expected one JSON object per line, got {_lines.got(line)}"
     key = _lines.field_of(exc)
@@ -330,10 +350,11 @@ def _is_json(text: str) -> bool:
 class _Parts:
     """What has been read of one interaction so far."""
 
-    __slots__ = ("body", "end", "events", "request", "response")
+    __slots__ = ("body", "end", "events", "lines", "request", "response")
 
     def __init__(self, request: Request | None) -> None:
         self.request = request
+        self.lines = array("I")  # the file line of each part, compactly: a cassette may hold a million
         self.response: Response | None = None
         self.events: list[_lines.EventLine] = []
         self.body: Body | None = None
@@ -363,6 +384,7 @@ class _Builder:
                     known = self._name(name, number)
                 line.event = known  # one string per event type, not one per event
             parts.events.append(line)
+            parts.lines.append(number)
         elif kind is _lines.RequestLine:
             if parts is not None:
                 raise self._fail(f"a new interaction, but id {line.id} was already used on an earlier line", number)
@@ -371,7 +393,9 @@ class _Builder:
             except ValueError as exc:
                 raise self._fail(f"{_lines.EXPECTED['url']} that parses as a URL, got {line.url!r} ({exc})",
                                  number) from None
-            self.parts[line.id] = _Parts(Request(line.method, line.url, line.headers, payload_of(line.body, line.raw)))
+            parts = self.parts[line.id] = _Parts(Request(line.method, line.url, line.headers,
+                                                         payload_of(line.body, line.raw)))
+            parts.lines.append(number)
         elif kind is _lines.ResponseLine:
             if parts is None:
                 parts = self.parts[line.id] = _Parts(None)
@@ -380,36 +404,43 @@ class _Builder:
             elif parts.response is not None:
                 raise self._fail(f"one 'response' line for interaction {line.id}, found a second", number)
             parts.response = Response(line.t, line.status, line.headers)
+            parts.lines.append(number)
         elif kind is _lines.BodyLine:
             if parts is None or parts.response is None or parts.end is not None:
                 raise self._misplaced(line, parts, number)
             if parts.body is not None:
                 raise self._fail(f"one 'body' line for interaction {line.id}, found a second", number)
             parts.body = Body(line.t, payload_of(line.data, line.raw))
+            parts.lines.append(number)
         else:
             if parts is None or parts.end is not None:
                 raise self._misplaced(line, parts, number)
             parts.end = self._end(line, number)
+            parts.lines.append(number)
 
-    def add_all(self, lines: list[_lines.Line]) -> None:
-        """`add` each line (numbers unknown); a run of events of one interaction takes the short way."""
-        names, events, events_id = self.names, None, -1
-        for line in lines:
+    def add_all(self, lines: list[_lines.Line], first: int) -> None:
+        """`add` consecutive lines, the first on line `first`; a run of events of one interaction takes
+        the short way."""
+        names, events, numbers, events_id = self.names, None, None, -1
+        for number, line in enumerate(lines, first):
             if type(line) is _lines.EventLine and line.id == events_id:
                 name = line.event
                 if name is not None:
-                    line.event = names.get(name) or self._name(name, 0)
+                    line.event = names.get(name) or self._name(name, number)
                 events.append(line)  # type: ignore[union-attr]
+                numbers.append(number)  # type: ignore[union-attr]
             else:
-                self.add(line, 0)
+                self.add(line, number)
                 if type(line) is _lines.EventLine:  # added: the interaction has a response and no end yet
-                    events, events_id = self.parts[line.id].events, line.id
+                    parts = self.parts[line.id]
+                    events, numbers, events_id = parts.events, parts.lines, line.id
                 else:
                     events_id = -1
 
     def build(self) -> Cassette:
         interactions = tuple(
-            Interaction(id, p.request, p.response, LoadedEvents(p.events, crlf=self.crlf) if p.events else (), p.body, p.end)
+            Interaction(id, p.request, p.response, LoadedEvents(p.events, crlf=self.crlf) if p.events else (), p.body,
+                        p.end, p.lines)
             for id, p in self.parts.items()
         )
         return Cassette(interactions, self.header, None if self.path is None else str(self.path))

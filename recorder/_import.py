@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from ._cassette import header
 from ._errors import CassetteError
 from ._model import Body, Cassette, End, Event, Interaction, Outcome, Payload, Response, payload_fields
@@ -21,6 +23,9 @@ def import_sse(data: bytes, *, gap: float = 0.0, source: str | None = None) -> C
     says so (`"timing": "none"` or `"synthetic gap of N ms"`). An optional leading HTTP
     header block (`curl -i`) becomes the response status and headers.
 
+    Raises CassetteError when a stream capture holds no SSE event, saying what the data looks
+    like instead (empty, binary, already a cassette, JSON).
+
     >>> cassette = import_sse(Path("capture.sse").read_bytes(), source="capture.sse")
     """
     if not gap >= 0:
@@ -29,6 +34,9 @@ def import_sse(data: bytes, *, gap: float = 0.0, source: str | None = None) -> C
     response = Response(0.0, status, headers)
     if response.is_stream:
         interaction = _stream_interaction(response, body, gap)
+        if not interaction.events:
+            raise CassetteError(f"{_looks_like(body)}; expected an SSE capture ('event: ...' and 'data: ...' lines, "
+                                "events separated by a blank line), e.g. the output of curl -N", path=source)
     else:
         # A captured non-stream answer (e.g. a JSON error body): kept whole, as the recorder would.
         payload = Payload(**payload_fields(body.decode("utf-8", errors="replace")))
@@ -52,6 +60,26 @@ def _stream_interaction(response: Response, body: bytes, gap: float) -> Interact
     outcome: Outcome = "complete" if "message_stop" in seen else "error_event" if "error" in seen else "truncated"
     end_t = events[-1].t if events else 0.0
     return Interaction(0, None, response, events, end=End(end_t, outcome, tail=tail))
+
+
+def _looks_like(body: bytes) -> str:
+    """What a capture without a single SSE event is, in words."""
+    if not body.strip():
+        return "empty: no SSE event"
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        text = "\0"
+    if "\0" in text:
+        return "binary data, not an SSE capture"
+    first = text.lstrip().split("\n", 1)[0]
+    try:
+        value = json.loads(first)
+    except ValueError:
+        return "no complete SSE event found"
+    if isinstance(value, dict) and "cassette" in value:
+        return "this is already a cassette (JSONL); play, show or check it as it is"
+    return "JSON, not an SSE stream"
 
 
 def _split_head(data: bytes, source: str | None) -> tuple[int, dict[str, str], bytes]:

@@ -263,6 +263,8 @@ class Interaction:
 
     `request` is None for imported captures, which answer any request. `events` is a tuple, or
     for a loaded cassette a sequence that builds its Events the first time it is read.
+    `line_numbers` are the file's line numbers of the parts, in `parts()` order, when loaded from
+    a file (for messages that point at a line); they take no part in comparisons.
     """
 
     id: int
@@ -271,6 +273,7 @@ class Interaction:
     events: Sequence[Event] = ()
     body: Body | None = None
     end: End | None = None
+    line_numbers: Sequence[int] = field(default=(), compare=False, repr=False)
 
     @property
     def outcome(self) -> Outcome:
@@ -282,10 +285,25 @@ class Interaction:
         """Whether the response was an SSE stream."""
         return self.response is not None and self.response.is_stream
 
+    def parts(self) -> list[Request | Response | Event | Body | End]:
+        """Request, response, events, body and end, those present, in cassette order."""
+        parts: list[Any] = [self.request, self.response, *self.events, self.body, self.end]
+        return [part for part in parts if part is not None]
+
+    def line_of(self, part: Request | Response | Event | Body | End | None = None) -> int | None:
+        """The file line of `part` (default: the interaction's first line), if the loader noted it."""
+        if not self.line_numbers:
+            return None
+        if part is None:
+            return self.line_numbers[0]
+        for candidate, number in zip(self.parts(), self.line_numbers):
+            if candidate is part:
+                return number
+        return None
+
     def lines(self) -> list[dict[str, Any]]:
         """The JSON lines of this interaction, in cassette order."""
-        parts: list[Any] = [self.request, self.response, *self.events, self.body, self.end]
-        return [part.to_json(self.id) for part in parts if part is not None]
+        return [part.to_json(self.id) for part in self.parts()]
 
 
 @dataclass(frozen=True, eq=False)

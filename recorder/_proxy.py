@@ -13,8 +13,9 @@ connection is broken too.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterable, AsyncIterator, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import cast
 
 import anyio
@@ -36,7 +37,7 @@ from ._asgi import (
     relay,
     serve_app,
 )
-from ._cassette import StrPath
+from ._cassette import CassetteWriter, StrPath, header
 from ._redact import Redactor
 from ._transport import Recorder
 from ._upstream import DEFAULT_UPSTREAM, upstream_url
@@ -47,9 +48,12 @@ _log = logging.getLogger("recorder.proxy")
 
 
 class ProxyApp:
-    """An ASGI app forwarding every request to `upstream` and recording each exchange with `recorder`."""
+    """An ASGI app forwarding every request to `upstream` and recording each exchange with `recorder`.
 
-    def __init__(self, recorder: Recorder, upstream: str = DEFAULT_UPSTREAM, *,
+    `recorder` may also be a function of the request's headers that returns the Recorder to use.
+    """
+
+    def __init__(self, recorder: Recorder | Callable[[httpx2.Headers], Recorder], upstream: str = DEFAULT_UPSTREAM, *,
                  transport: httpx2.AsyncBaseTransport | None = None) -> None:
         self.recorder = recorder
         self.upstream = upstream_url(upstream)
@@ -64,7 +68,8 @@ class ProxyApp:
         request = httpx2.Request(incoming.method, self.target(scope), headers=headers,
                                  content=await incoming.body(), extensions={"timeout": UPSTREAM_TIMEOUT})
         try:
-            response = await self.recorder.asend(request, self.transport.handle_async_request)
+            recorder = self.recorder if isinstance(self.recorder, Recorder) else self.recorder(request.headers)
+            response = await recorder.asend(request, self.transport.handle_async_request)
         except httpx2.TransportError as exc:  # recorded as `disconnected` by asend
             _log.warning("upstream %s failed before responding (%s: %s)", request.url, type(exc).__name__, exc)
             break_connection(reset=isinstance(exc, httpx2.ReadError))
@@ -99,21 +104,49 @@ _NOT_FORWARDED = frozenset({"host", "connection", "keep-alive", "proxy-connectio
 
 @contextmanager
 def proxy(out: StrPath | Recorder, *, upstream: str = DEFAULT_UPSTREAM, host: str = "127.0.0.1", port: int = 0,
-          redactor: Redactor | None = None, append: bool = False) -> Iterator[str]:
+          redactor: Redactor | None = None, append: bool = False,
+          on_listen: Callable[[str], object] | None = None) -> Iterator[str]:
     """Run a record-through proxy in a background thread; yield its base URL.
 
     Everything sent to the URL is forwarded to `upstream` and recorded, redacted, into `out`
-    (a path, or a Recorder you keep). Point a program at it with `ANTHROPIC_BASE_URL`.
+    (a path, or a Recorder you keep). Point a program at it with `ANTHROPIC_BASE_URL`. The
+    cassette's header names the client of the first request (its user-agent and x-stainless-*
+    identification; each request keeps its own headers). `on_listen(url)` is called as soon as
+    the socket listens.
 
     >>> with proxy("session.jsonl") as url:
     ...     subprocess.run(["python", "app.py"], env={**os.environ, "ANTHROPIC_BASE_URL": url})
     """
     upstream_url(upstream)  # a bad URL fails before the cassette is created
-    recorder = out if isinstance(out, Recorder) else Recorder(out, redactor=redactor, append=append)
+    recorder = out if isinstance(out, Recorder) else _FirstRequestOpens(out, redactor=redactor, append=append)
     try:
         app = ProxyApp(recorder, upstream)
-        with serve_app(app, host=host, port=port, cleanup=app.aclose, name="cassette record proxy") as url:
+        with serve_app(app, host=host, port=port, cleanup=app.aclose, name="cassette record proxy",
+                       on_listen=on_listen) as url:
             yield url
     finally:
         if recorder is not out:
             recorder.close()
+
+
+class _FirstRequestOpens:
+    """Starts the cassette at the first request, so that its header names the client that sent it.
+
+    The file is created (or checked) at once, so a bad path fails before anything is served;
+    a proxy that saw no request leaves an empty cassette.
+    """
+
+    def __init__(self, path: StrPath, *, redactor: Redactor | None, append: bool) -> None:
+        self.path, self.redactor, self.append = Path(path), redactor, append
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.open("a").close()
+        self.recorder: Recorder | None = None
+
+    def __call__(self, headers: Mapping[str, str]) -> Recorder:
+        if self.recorder is None:
+            meta = header(client=headers)
+            self.recorder = Recorder(CassetteWriter(self.path, redactor=self.redactor, append=self.append, meta=meta))
+        return self.recorder
+
+    def close(self) -> None:
+        self({}).close()  # no request seen: an empty cassette, naming no client

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import anthropic
@@ -18,6 +19,28 @@ from ._transport import FaultsArg, ReplayTransport, transport_for
 
 # Never sent anywhere: replay needs no key, but the SDK refuses to start without one.
 _PLACEHOLDER_KEY = "replay-no-key-needed"
+
+
+@contextmanager
+def lent_key() -> Iterator[None]:
+    """Within the block, clients built without a key get the placeholder one (ANTHROPIC_API_KEY).
+
+    Clients the application builds itself read the key from the environment and refuse to start
+    without one, even though a replay sends it nowhere. A key or token already set is left alone;
+    the environment is restored after the block.
+    """
+    if os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN"):
+        yield
+        return
+    previous = os.environ.get("ANTHROPIC_API_KEY")
+    os.environ["ANTHROPIC_API_KEY"] = _PLACEHOLDER_KEY
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("ANTHROPIC_API_KEY", None)
+        else:
+            os.environ["ANTHROPIC_API_KEY"] = previous
 
 
 def FakeAnthropic(cassette: Cassette | str | os.PathLike[str] | Any, *, speed: float | None = None,

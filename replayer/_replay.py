@@ -13,6 +13,7 @@ from recorder import Cassette
 from recorder._patch import AsyncSend, Send, intercept
 
 from ._chunking import Chunking
+from ._client import lent_key
 from ._match import DEFAULT_MATCH_ON, Matcher
 from ._timing import Clock
 from ._transport import FaultsArg, ReplayTransport, transport_for
@@ -26,8 +27,10 @@ def replay(cassette: Cassette | str | os.PathLike[str] | Any, *, speed: float | 
     """Within the block, every anthropic client (including ones the app builds) replays `cassette`.
 
     No anthropic request reaches the network: a request the cassette cannot answer raises
-    NoMatchError. Yields the ReplayTransport, whose `calls` lists what was played. `cassette` and
-    the options are FakeAnthropic's: a case or a conversation (answering live) work too.
+    NoMatchError. Clients built without a key get a placeholder one (ANTHROPIC_API_KEY is set
+    for the block when neither it nor ANTHROPIC_AUTH_TOKEN is). Yields the ReplayTransport, whose
+    `calls` lists what was played. `cassette` and the options are FakeAnthropic's: a case or a
+    conversation (answering live) work too.
 
     >>> with replay("cassettes/session.jsonl"):
     ...     run_my_app()
@@ -40,12 +43,12 @@ def replay(cassette: Cassette | str | os.PathLike[str] | Any, *, speed: float | 
 
 @contextmanager
 def intercepted(transport: ReplayTransport) -> Iterator[None]:
-    """Within the block, `transport` answers every anthropic client's requests."""
+    """Within the block, `transport` answers every anthropic client's requests (with a key lent if none is set)."""
     def handle(request: httpx2.Request, send: Send) -> httpx2.Response:
         return transport.handle_request(request)
 
     async def ahandle(request: httpx2.Request, send: AsyncSend) -> httpx2.Response:
         return await transport.handle_async_request(request)
 
-    with intercept(handle, ahandle):
+    with lent_key(), intercept(handle, ahandle):
         yield

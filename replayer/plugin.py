@@ -17,9 +17,12 @@ See docs/pytest.md.
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import warnings
 from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import anthropic
 import pytest
@@ -31,16 +34,20 @@ from .session import (
     LOCAL_HOSTS,
     MODES,
     PLACEHOLDER_KEY,
+    UNPLAYED,
     CassetteSession,
     CassetteSpec,
     Gate,
     LiveCassette,
+    UnplayedWarning,
     default_path,
 )
+from .session._select import SIGNATURE
 
 _REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 _SESSION = pytest.StashKey[CassetteSession]()
 _ENV = pytest.StashKey[pytest.MonkeyPatch]()
+_UNPLAYED = pytest.StashKey[str]()
 
 
 def _speed(text: str) -> float:
@@ -48,8 +55,8 @@ def _speed(text: str) -> float:
         value = float(text)
     except ValueError:
         value = float("nan")
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0 (1 = the recorded pace), got {text!r}")
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0 (1 = the recorded pace), got {text!r}")
     return value
 
 
@@ -67,6 +74,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "(default: on in mode none, off when recording).")
     group.addoption("--no-cassette-block-network", dest="cassette_block_network", action="store_false",
                     help="Let Anthropic API requests of tests without a cassette reach the network.")
+    group.addoption("--cassette-unplayed", choices=UNPLAYED, default="warn",
+                    help="A passing test that left recorded calls unplayed: fail it, warn (default) or ignore it. "
+                         "A marker's (or cassette_config's) unplayed= wins.")
     group.addoption("--cassette-allowed-hosts", default=",".join(LOCAL_HOSTS), metavar="HOSTS",
                     help="Comma-separated hosts a blocked network still lets through (default: %(default)s).")
 
@@ -74,8 +84,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "cassette(path=None, *, speed=None, faults=(), match_on=('method', 'path', 'body'), ignore_keys=()): "
-        "replay this test's Anthropic API calls from a cassette (record them with --cassette-mode); "
+        f"{SIGNATURE}: replay this test's Anthropic API calls from a cassette (record them with --cassette-mode); "
         "default path: cassettes/<test module>/<test name>.jsonl next to the test file.")
 
 
@@ -111,6 +120,7 @@ def _claude_cassette(request: pytest.FixtureRequest) -> Iterator[Gate]:
     gate = Gate(block=block, allowed_hosts=config.getoption("cassette_allowed_hosts").split(","),
                 test_id=node.nodeid)
     env = node.stash[_ENV] = pytest.MonkeyPatch()
+    unplayed: str | None = None
     try:
         with gate.installed():
             if node.get_closest_marker("cassette") is not None:
@@ -122,9 +132,16 @@ def _claude_cassette(request: pytest.FixtureRequest) -> Iterator[Gate]:
                 # A recording is kept only if the test passed (setup and call).
                 failed = any(r.failed for r in node.stash.get(_REPORTS, {}).values())
                 gate.session.close(commit=not failed)
+                if not failed:
+                    unplayed = gate.session.unplayed_report()
         finally:
             gate.session = None
             env.undo()
+    policy = node.stash.get(_UNPLAYED, "ignore")
+    if unplayed is not None and policy == "fail":
+        pytest.fail(unplayed, pytrace=False)
+    if unplayed is not None and policy == "warn":
+        warnings.warn(UnplayedWarning(unplayed), stacklevel=1)
 
 
 @pytest.fixture
@@ -142,22 +159,36 @@ def _start(request: pytest.FixtureRequest, gate: Gate) -> None:
     test_file = Path(node.path)
     default = default_path(test_file, node.name, request.cls.__name__ if request.cls is not None else None)
     marker = node.get_closest_marker("cassette")
+    config = request.getfixturevalue("cassette_config")
+    problem = None
     try:
-        spec = CassetteSpec.of(marker.args if marker else (), dict(marker.kwargs) if marker else {},
+        if not isinstance(config, dict):
+            raise TypeError(f"the cassette_config fixture must return a dict of marker arguments, got {config!r}")
+        spec = CassetteSpec.of(marker.args if marker else (), {**config, **(marker.kwargs if marker else {})},
                                base=test_file.parent, default=default)
-    except TypeError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    speed = spec.speed if spec.speed is not None else request.config.getoption("cassette_speed")
-    try:
+        speed = spec.speed if spec.speed is not None else request.config.getoption("cassette_speed")
         session = CassetteSession(spec.path, mode=request.config.getoption("cassette_mode"), speed=speed,
                                   faults=spec.faults, match_on=spec.match_on, ignore_keys=spec.ignore_keys,
-                                  test_id=node.nodeid)
-    except CassetteNotFoundError as exc:
-        pytest.fail(str(exc), pytrace=False)
+                                  repeat=spec.repeat, redactor=spec.redactor(), test_id=node.nodeid)
+    except (TypeError, CassetteNotFoundError) as exc:
+        problem = str(exc)
+    if problem is not None:  # failed outside the except block: pytest shows the message once, unchained
+        pytest.fail(problem, pytrace=False)
+    node.stash[_UNPLAYED] = spec.unplayed or request.config.getoption("cassette_unplayed")
     if not (os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")):
         node.stash[_ENV].setenv("ANTHROPIC_API_KEY", PLACEHOLDER_KEY)  # clients the app builds need a key to start
     gate.session = session
     node.stash[_SESSION] = session
+
+
+@pytest.fixture
+def cassette_config() -> dict[str, Any]:
+    """Marker defaults for every test in this fixture's scope: override it in a conftest.py.
+
+    Keys are the marker's keyword arguments (speed, faults, match_on, ignore_keys, repeat,
+    unplayed, redact_headers, redact_patterns); a marker's own arguments win.
+    """
+    return {}
 
 
 @pytest.fixture

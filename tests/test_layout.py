@@ -17,6 +17,7 @@ LAYERS: dict[str, int] = {
     "replayer": 1,  # the replay core: transport, client, matching, script, timing, chunking, faults
     "replayer.fuzzing": 2,
     "replayer.analysis": 3,
+    "replayer.analysis._failure_modes": 4,  # the docs page generator: its TypeScript tables run over the server
     "replayer.server": 3,
     "replayer.session": 3,
     "replayer.grading": 4,

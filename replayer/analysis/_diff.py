@@ -1,9 +1,11 @@
 """Compare two recordings of the same conversation, interaction by interaction.
 
 Interactions are paired by order. For each pair the comparison looks at what an application
-would notice: the request (method, path, JSON body, non-volatile headers), the response
-status, the sequence of event types (pings aside), the assembled content blocks (text,
-thinking, tool names and parsed tool inputs), the stop reason and the outcome. Timing (time
+would notice: the request (method, path, JSON body, the API's own `anthropic-*` headers; every
+non-volatile header with `headers=True`), the response status, the sequence of event types
+(pings aside), the assembled content blocks (paired by type and position: the first text block
+with the first text block, and so on; text, thinking, tool names and parsed tool inputs), the
+stop reason and the outcome. Timing (time
 to first token, duration) is reported too, but only as information: two recordings that
 differ only in timing are `equivalent`.
 
@@ -15,8 +17,10 @@ differ only in timing are `equivalent`.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from typing import Any
 
 from recorder import Interaction
@@ -30,6 +34,10 @@ VOLATILE_HEADERS = frozenset({
 """Request headers never compared (plus every `x-stainless-*` header): they name the machine,
 the connection or the attempt, not the conversation."""
 
+API_HEADER_PREFIX = "anthropic-"
+"""By default only these request headers are compared (`anthropic-version`, `anthropic-beta`):
+they change what the API does. The rest (accept-language, sec-fetch-mode, ...) differ between
+HTTP clients and languages, not between conversations."""
 
 
 class _Missing:
@@ -104,12 +112,14 @@ class Diff:
         return len(self.differences)
 
 
-def diff(a: CassetteLike, b: CassetteLike, *, ignore_headers: Iterable[str] = (),
+def diff(a: CassetteLike, b: CassetteLike, *, headers: bool = False, ignore_headers: Iterable[str] = (),
          timing_tolerance: float = TIMING_TOLERANCE) -> Diff:
     """Compare two recordings (Cassettes or paths) of the same conversation.
 
-    `ignore_headers` adds request header names to `VOLATILE_HEADERS`; timing notes are only
-    made when a time differs by at least `timing_tolerance` seconds (or is missing on one side).
+    Request headers: only the API's `anthropic-*` ones, unless `headers=True` (then every one but
+    `VOLATILE_HEADERS` and `x-stainless-*`). `ignore_headers` adds names never compared; timing
+    notes are only made when a time differs by at least `timing_tolerance` seconds (or is
+    missing on one side).
     """
     left, right = loaded(a), loaded(b)
     ignored = VOLATILE_HEADERS | {h.lower() for h in ignore_headers}
@@ -118,19 +128,20 @@ def diff(a: CassetteLike, b: CassetteLike, *, ignore_headers: Iterable[str] = ()
         found.append(Difference(None, "interactions", f"{len(left)} != {len(right)} interactions",
                                 len(left), len(right)))
     for n, (x, y) in enumerate(zip(left, right)):
-        found.extend(compare(x, y, position=n, ignore_headers=ignored, timing_tolerance=timing_tolerance))
+        found.extend(compare(x, y, position=n, headers=headers, ignore_headers=ignored,
+                             timing_tolerance=timing_tolerance))
     return Diff(left.path, right.path, tuple(found))
 
 
-def compare(a: Interaction, b: Interaction, *, position: int = 0, ignore_headers: frozenset[str] = VOLATILE_HEADERS,
-            timing_tolerance: float = TIMING_TOLERANCE) -> list[Difference]:
+def compare(a: Interaction, b: Interaction, *, position: int = 0, headers: bool = False,
+            ignore_headers: frozenset[str] = VOLATILE_HEADERS, timing_tolerance: float = TIMING_TOLERANCE) -> list[Difference]:
     """The differences between two interactions; `position` is the pair's number in the reports."""
     found: list[Difference] = []
 
     def note(aspect: str, message: str, x: Any = None, y: Any = None) -> None:
         found.append(Difference(position, aspect, message, x, y))
 
-    _compare_requests(a, b, ignore_headers, note)
+    _compare_requests(a, b, headers, ignore_headers, note)
     status_a, status_b = (i.response.status if i.response else None for i in (a, b))
     if status_a != status_b:
         note("status", f"{status_a} != {status_b}", status_a, status_b)
@@ -154,7 +165,7 @@ def compare(a: Interaction, b: Interaction, *, position: int = 0, ignore_headers
     return found
 
 
-def _compare_requests(a: Interaction, b: Interaction, ignored: frozenset[str], note: Any) -> None:
+def _compare_requests(a: Interaction, b: Interaction, all_headers: bool, ignored: frozenset[str], note: Any) -> None:
     x, y = a.request, b.request
     if x is None or y is None:
         if (x is None) != (y is None):
@@ -168,9 +179,12 @@ def _compare_requests(a: Interaction, b: Interaction, ignored: frozenset[str], n
     body_b = y.body.data if y.body.raw is None else y.body.raw
     for where, p, q in _json_diff(body_a, body_b, "body"):
         note("request", f"{where}: {_short(p)} != {_short(q)}", p, q)
-    headers_a, headers_b = (
-        {k.lower(): v for k, v in h.items() if k.lower() not in ignored and not k.lower().startswith("x-stainless-")}
-        for h in (x.headers, y.headers))
+    def compared(name: str) -> bool:
+        if name in ignored or name.startswith("x-stainless-"):
+            return False
+        return all_headers or name.startswith(API_HEADER_PREFIX)
+
+    headers_a, headers_b = ({k.lower(): v for k, v in h.items() if compared(k.lower())} for h in (x.headers, y.headers))
     for name in sorted(headers_a.keys() | headers_b.keys()):
         p, q = headers_a.get(name, _MISSING), headers_b.get(name, _MISSING)
         if p != q:
@@ -178,20 +192,59 @@ def _compare_requests(a: Interaction, b: Interaction, ignored: frozenset[str], n
 
 
 def _compare_blocks(a: Interaction, b: Interaction, note: Any) -> None:
+    """Pair blocks by type and position (the n-th text block with the n-th text block), then compare each pair."""
     blocks_a, blocks_b = content_blocks(a), content_blocks(b)
     kinds_a, kinds_b = [k.type for k in blocks_a], [k.type for k in blocks_b]
     if kinds_a != kinds_b:
         note("blocks", f"content block types {kinds_a} != {kinds_b}", kinds_a, kinds_b)
-    for x, y in zip(blocks_a, blocks_b):
-        if x.type.endswith("tool_use") or y.type.endswith("tool_use"):
-            if x.name != y.name:
-                note("tool", f"block {x.index} tool name {x.name} != {y.name}", x.name, y.name)
-            for where, p, q in _json_diff(x.input, y.input, "input"):
-                note("tool", f"block {x.index} ({x.name}) {where}: {_short(p)} != {_short(q)}", p, q)
-        elif x.text != y.text:
-            at = next((i for i, (c, d) in enumerate(zip(x.text, y.text)) if c != d), min(len(x.text), len(y.text)))
-            note("text", f"block {x.index} ({x.type}) differs from character {at}: "
-                 f"{_short(x.text[at:], 40)} != {_short(y.text[at:], 40)}", x.text, y.text)
+    for kind in dict.fromkeys(kinds_a + kinds_b):
+        same_a, same_b = ([k for k in blocks if k.type == kind] for blocks in (blocks_a, blocks_b))
+        for x, y in zip(same_a, same_b):
+            label = f"block {x.index}" if x.index == y.index else f"block {x.index} (block {y.index} in b)"
+            if kind.endswith("tool_use"):
+                if x.name != y.name:
+                    note("tool", f"{label} tool name {x.name} != {y.name}", x.name, y.name)
+                for where, p, q in _json_diff(x.input, y.input, "input"):
+                    note("tool", f"{label} ({x.name}) {where}: {_short(p)} != {_short(q)}", p, q)
+            elif x.text != y.text:
+                note("text", f"{label} ({kind}) {text_change(x.text, y.text)}", x.text, y.text)
+
+
+_WORD = re.compile(r"\S+")
+_CONTEXT = 3  # words shown on each side of a change
+
+
+def text_change(a: str, b: str) -> str:
+    """Where two texts first differ, word by word, with a few words of context, e.g.
+    `differs at character 15 (word 4): "…sky looks [blue] because of…" != "…sky looks [red] because of…"`."""
+    spans_a, spans_b = ([m.span() for m in _WORD.finditer(text)] for text in (a, b))
+    matcher = SequenceMatcher(None, [a[i:j] for i, j in spans_a], [b[i:j] for i, j in spans_b], autojunk=False)
+    if matcher.ratio() < 0.5:
+        a, b = (json.dumps(_clip(text, 60), ensure_ascii=False) for text in (a, b))
+        return f"differs throughout: {a} != {b}"
+    changes = [op for op in matcher.get_opcodes() if op[0] != "equal"]
+    if not changes:  # the same words, spaced differently
+        at = next((n for n, (c, d) in enumerate(zip(a, b)) if c != d), min(len(a), len(b)))
+        return f"differs in white space at character {at + 1}"
+    _, i1, i2, j1, j2 = changes[0]
+
+    def shown(text: str, spans: list[tuple[int, int]], start: int, end: int) -> str:
+        """`…context [changed] context…` around words start..end of text."""
+        at = spans[start][0] if start < len(spans) else len(text)
+        until = spans[end - 1][1] if end > start else at
+        left = spans[max(0, start - _CONTEXT)][0] if start else 0
+        right = spans[min(len(spans), end + _CONTEXT) - 1][1] if end < len(spans) else len(text)
+        return json.dumps(("…" if left else "") + text[left:at] + f"[{_clip(text[at:until])}]" + text[until:right]
+                          + ("…" if right < len(text) else ""), ensure_ascii=False)
+
+    where = spans_a[i1][0] if i1 < len(spans_a) else len(a)
+    more = f" (and {len(changes) - 1} more change{'s' * (len(changes) != 2)})" if len(changes) > 1 else ""
+    return (f"differs at character {where + 1} (word {i1 + 1}): {shown(a, spans_a, i1, i2)} != "
+            f"{shown(b, spans_b, j1, j2)}{more}")
+
+
+def _clip(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit // 2] + "…" + text[-(limit // 2):]
 
 
 def _json_diff(a: Any, b: Any, where: str) -> Iterator[tuple[str, Any, Any]]:

@@ -58,7 +58,7 @@ def stats_command(cassettes: tuple[Path, ...], as_json: bool) -> None:
 @click.argument("cassettes", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
               help="The image to write; its suffix picks the format (.png, .svg or .pdf).")
-@click.option("--interaction", type=int, default=None,
+@click.option("--interaction", type=click.IntRange(min=0), default=None,
               help="Which interaction of the cassette to draw, from 0. Default: the first.")
 @click.option("--latency", is_flag=True,
               help="Draw the latency distribution (time to first token, duration) even for one cassette.")
@@ -83,17 +83,20 @@ def plot_command(cassettes: tuple[Path, ...], output: Path, interaction: int | N
 @click.command("diff")
 @click.argument("a", type=click.Path(path_type=Path))
 @click.argument("b", type=click.Path(path_type=Path))
+@click.option("--headers", is_flag=True,
+              help="Compare every request header (volatile ones aside), not only the API's anthropic-* ones.")
 @click.pass_context
-def diff_command(ctx: click.Context, a: Path, b: Path) -> None:
+def diff_command(ctx: click.Context, a: Path, b: Path, headers: bool) -> None:
     """Compare two recordings of the same conversation, interaction by interaction.
 
-    Compares requests (method, path, body, non-volatile headers), status, event types (pings
-    aside), text and thinking per content block, tool names and inputs, stop reasons and
-    outcomes. Timing differences are shown as notes only. Exit status: 0 when the recordings
-    are equivalent (nothing but timing differs), 1 when they differ, 2 on bad input.
+    Compares requests (method, path, body, anthropic-* headers), status, event types (pings
+    aside), text and thinking per content block (paired by type and position), tool names and
+    inputs, stop reasons and outcomes. Timing differences are shown as notes only. Exit
+    status: 0 when the recordings are equivalent (nothing but timing differs), 1 when they
+    differ, 2 on bad input.
     """
     with user_errors():
-        report = diff(a, b)
+        report = diff(a, b, headers=headers)
     for difference in report.substantive:
         click.echo(str(difference))
     for note in report.timing:

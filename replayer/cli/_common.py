@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import importlib
+import math
 import os
 import sys
 from collections.abc import Iterator, Mapping
@@ -43,8 +44,25 @@ def _replay_errors() -> tuple[type[Exception], ...]:
     return (errors.ReplayError,) if errors is not None else ()
 
 
+@contextmanager
+def one_line_usage() -> Iterator[None]:
+    """Report click's usage errors (missing argument, unknown option, bad value) as one CliError line.
+
+    click's own rendering prints the usage and a hint on lines of their own; here the hint
+    follows the message on the same line. `cassette` alone still prints its help.
+    """
+    try:
+        yield
+    except click.exceptions.NoArgsIsHelpError:
+        raise
+    except click.UsageError as exc:
+        hint = f" Try '{exc.ctx.command_path} --help'." if exc.ctx is not None else ""
+        message = " ".join(exc.format_message().split())
+        raise CliError(message + ("" if message.endswith((".", "!", "?")) else ".") + hint) from None
+
+
 class Group(click.Group):
-    """A group whose commands load on first use and all report bad input as CliError.
+    """A group whose commands load on first use and all report bad input as one `Error: ...` line.
 
     `lazy_commands` maps each verb to the "module:attribute" of its command. Colour follows
     https://no-color.org: any non-empty NO_COLOR turns it off.
@@ -67,10 +85,11 @@ class Group(click.Group):
                      **extra: Any) -> click.Context:
         if os.environ.get("NO_COLOR"):
             extra["color"] = False
-        return super().make_context(info_name, args, parent, **extra)
+        with one_line_usage():
+            return super().make_context(info_name, args, parent, **extra)
 
     def invoke(self, ctx: click.Context) -> Any:
-        with user_errors():
+        with one_line_usage(), user_errors():
             try:
                 return super().invoke(ctx)
             except MissingExtraError as exc:  # name the verb, not the library function behind it
@@ -78,22 +97,31 @@ class Group(click.Group):
 
 
 class Number(click.ParamType):
-    """A float with a lower bound; a bad value is a one-line CliError, not a usage dump."""
+    """A finite float within bounds; a bad value is a one-line CliError, not a usage dump."""
 
-    def __init__(self, minimum: float, *, inclusive: bool, name: str) -> None:
-        self.minimum, self.inclusive, self.name = minimum, inclusive, name
+    def __init__(self, minimum: float, *, inclusive: bool, name: str, maximum: float = math.inf) -> None:
+        self.minimum, self.inclusive, self.name, self.maximum = minimum, inclusive, name, maximum
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
         try:
             number = float(value)
         except (TypeError, ValueError):
-            number = float("nan")
+            number = math.nan
         ok = number >= self.minimum if self.inclusive else number > self.minimum
-        if not ok:  # also rejects nan
+        if not (ok and math.isfinite(number) and number <= self.maximum):  # also rejects nan and inf
             option = param.opts[0] if param is not None and param.opts else "value"
-            bound = ">=" if self.inclusive else ">"
-            raise CliError(f"{option} expects a number {bound} {self.minimum:g}, got {value!r}")
+            bound = f"{'>=' if self.inclusive else '>'} {self.minimum:g}"
+            if self.maximum < math.inf:
+                bound = f"from {self.minimum:g} to {self.maximum:g}" if self.inclusive else f"{bound} and <= {self.maximum:g}"
+            raise CliError(f"{option} expects a number {bound}, got {value!r}")
         return number
+
+
+SPEED = Number(0.01, inclusive=True, name="speed", maximum=10_000)
+"""`--speed` of play and serve: 1 = the recorded pace. Below 1/100 a replay would all but hang."""
+SPEED_HELP = "Pace the replay: 1 = the recorded timing, 2 = twice as fast (0.01 to 10000). Default: instantly."
+
+
 
 
 def describe(exc: BaseException) -> str:

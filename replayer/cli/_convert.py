@@ -15,12 +15,14 @@ from ._common import CliError, Number
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The cassette to write (.jsonl).")
-@click.option("--gap-ms", type=Number(0, inclusive=True, name="milliseconds"), default=0.0, show_default=True,
+@click.option("--gap-ms", type=Number(0, inclusive=True, name="milliseconds", maximum=60_000), default=0.0,
+              show_default=True,
               help="Place event i at i * N ms. A capture has no timing; 0 records none.")
 def import_sse(file: Path, output: Path, gap_ms: float) -> None:
     """Import a raw SSE capture (`curl -N`, or `curl -i -N` with headers) as a one-interaction cassette.
 
-    The imported interaction answers any request during replay.
+    The imported interaction answers any request during replay. A file holding no SSE event
+    (empty, binary, already a cassette) is refused with exit status 2.
     """
     if output.resolve() == file.resolve():
         raise CliError(f"{output}: refusing to overwrite the capture; choose another -o")
@@ -28,8 +30,6 @@ def import_sse(file: Path, output: Path, gap_ms: float) -> None:
     recorder.save(cassette, output)
     interaction = cassette[0]
     click.echo(f"wrote {output}: {len(interaction.events)} events, outcome {interaction.outcome}")
-
-
 
 
 @click.command("import-vcr")

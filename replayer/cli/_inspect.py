@@ -39,35 +39,41 @@ def _provenance(cassette: Cassette) -> str:
     return f" ({', '.join(notes)})" if notes else ""
 
 
-
-
 @click.command("check")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--strict", is_flag=True, help="Treat warnings (an incomplete recording, a stream without events) "
+                                              "as errors.")
 @click.pass_context
-def check(ctx: click.Context, files: tuple[Path, ...]) -> None:
-    """Load and validate each FILE; exit 2 if any has a problem.
+def check(ctx: click.Context, files: tuple[Path, ...], strict: bool) -> None:
+    """Load and validate each FILE; exit 2 if any has an error.
 
-    Prints `ok FILE (N interactions)` for a good file, else one line per problem:
-    `FILE:LINE: what` for a format error, `FILE: interaction N: what` for a protocol one.
+    Prints `ok FILE (N interactions)` for a good file, else one line per finding:
+    `Error: FILE:LINE: what` for a format or protocol error, `Warning: FILE:LINE: what` for a
+    cassette that replays but may not be what was meant (outcome incomplete: the recorder
+    died; a stream with no events). Warnings leave the exit status 0 unless --strict.
     """
     failed = False
     for file in files:
-        for line in check_file(file):
+        for line in check_file(file, strict=strict):
             click.echo(line)
-            failed = failed or not line.startswith("ok ")
+            failed = failed or line.startswith("Error: ")
     if failed:
         ctx.exit(2)
 
 
-def check_file(file: Path) -> list[str]:
+def check_file(file: Path, *, strict: bool = False) -> list[str]:
     """The lines `check` prints for one file."""
     try:
         cassette = recorder.load(file)
     except CassetteError as exc:
-        return [str(exc) if exc.path else f"{file}: {exc}"]
+        return [f"Error: {exc}" if exc.path else f"Error: {file}: {exc}"]
     except OSError as exc:
-        return [f"{file}: {exc.strerror or exc}"]
-    found = recorder.problems(cassette)
-    if found:
-        return [f"{file}: {problem}" for problem in found]
-    return [f"ok {file} ({len(cassette)} interaction{'' if len(cassette) == 1 else 's'})"]
+        return [f"Error: {file}: {exc.strerror or exc}"]
+    lines = []
+    for finding in recorder.findings(cassette):
+        kind = "Error" if strict or finding.severity == "error" else "Warning"
+        where = f"{file}:{finding.line}" if finding.line is not None else str(file)
+        lines.append(f"{kind}: {where}: {finding}")
+    if not lines:
+        lines.append(f"ok {file} ({len(cassette)} interaction{'' if len(cassette) == 1 else 's'})")
+    return lines

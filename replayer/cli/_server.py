@@ -7,6 +7,7 @@ serve on their own, and stop cleanly (exit 0) on SIGINT or SIGTERM. Bad input pr
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import subprocess
@@ -22,16 +23,10 @@ import click
 import recorder
 from recorder._upstream import DEFAULT_UPSTREAM, upstream_url
 
-from ._common import CliError, Number
+from ._common import SPEED, SPEED_HELP, CliError, Number
 from ._matching import cli_advice, matching_options
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
-    if value is not None and not value > 0:  # also rejects nan
-        raise CliError(f"--speed expects a number > 0, got {value!r}")
-    return value
 
 
 @contextmanager
@@ -46,10 +41,18 @@ def _stop_signals() -> Iterator[threading.Event]:
             signal.signal(sig, handler)
 
 
-def _announce(url: str) -> None:
-    """The base URL, first line on stdout, flushed: scripts read it to find the server."""
+def listening(url: str) -> None:
+    """Called once the socket listens, before the server starts: announce the URL, settle the heap.
+
+    The URL is the first line on stdout, flushed (scripts read it to find the server); a client
+    that connects at once waits in the backlog and is answered. Then every object alive (the
+    SDK, the loaded cassettes, ...) is frozen out of the garbage collector's sight: a full
+    collection walking them took 150-220 ms in the middle of serving, late by as much for every
+    stream in flight (benchmarks/bench_serve.py). A long-running server keeps them all anyway.
+    """
     click.echo(url)
     sys.stdout.flush()
+    gc.freeze()
 
 
 def _wait(stop: threading.Event) -> None:
@@ -62,8 +65,7 @@ def _wait(stop: threading.Event) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
               help="The port to listen on; 0 picks a free one (the first line printed says which).")
-@click.option("--speed", type=float, default=None, callback=_positive,
-              help="Pace the replay: 1 = the recorded timing, 2 = twice as fast. Default: instantly.")
+@click.option("--speed", type=SPEED, default=None, help=SPEED_HELP)
 @click.option("--fault", "fault_specs", multiple=True, metavar="SPEC",
               help="Break requests on purpose, e.g. 529x2, drop@events=5, stall@events=3:2s (repeatable).")
 @matching_options
@@ -90,8 +92,7 @@ def serve_command(cassettes: tuple[Path, ...], host: str, port: int, speed: floa
     transport = ReplayTransport(load_all(cassettes), speed=speed, faults=fault_specs, match_on=match_on,
                                 ignore_keys=ignore_keys, repeat=not once, advice=cli_advice("serve", server=True))
     with _stop_signals() as stop, serve(transport, host=host, port=port, log=None if quiet else sys.stderr,
-                                        max_stall=max_stall) as url:
-        _announce(url)
+                                        max_stall=max_stall, on_listen=listening):
         _wait(stop)
 
 
@@ -127,8 +128,7 @@ def record_command(ctx: click.Context, output: Path, upstream: str, listen: bool
         raise CliError(str(exc)) from None
     if listen:
         with _stop_signals() as stop, recorder.proxy(output, upstream=upstream, host=host, port=port,
-                                                     append=append) as url:
-            _announce(url)
+                                                     append=append, on_listen=listening):
             _wait(stop)
         return
     with recorder.proxy(output, upstream=upstream, host=host, port=port, append=append) as url:

@@ -13,7 +13,7 @@ import json
 import math
 import os
 import threading
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO, cast
@@ -281,7 +281,8 @@ class Served(str):
 def serve(*cassettes: CassetteLike | ReplayTransport | Any, host: str = "127.0.0.1", port: int = 0,
           speed: float | None = None, faults: FaultsArg = (), match_on: Sequence[str | Matcher] = DEFAULT_MATCH_ON,
           ignore_keys: Iterable[str] = (), once: bool = False, log: TextIO | None = None,
-          max_stall: float = MAX_STALL, chunking: Chunking | None = None) -> Iterator[Served]:
+          max_stall: float = MAX_STALL, on_listen: Callable[[str], object] | None = None,
+          chunking: Chunking | None = None) -> Iterator[Served]:
     """Serve `cassettes` over real HTTP in a background thread; yield the base URL (a `Served` str).
 
     Cassettes are files or folders of *.jsonl, merged in order, or one case (a generated stream,
@@ -290,7 +291,8 @@ def serve(*cassettes: CassetteLike | ReplayTransport | Any, host: str = "127.0.0
     in recorded order, and once they are used up the last keeps answering; `once=True` answers
     each recorded interaction once. Clients sending `x-cassette-session: NAME` each play from
     the start; see docs/serving.md for the admin API. `log` (e.g. sys.stderr) gets one line per
-    request; no silence lasts longer than `max_stall` seconds. To inspect what was played
+    request; no silence lasts longer than `max_stall` seconds. `on_listen(url)` is called as
+    soon as the socket listens, before the server has started. To inspect what was played
     (`calls`, `requests`), pass one ReplayTransport you built instead of cassettes (its own
     `repeat` then applies). `Served.use(case)` swaps what the running server answers from, e.g.
     once per fuzzed example. On exit, streams still in flight are cut and the server stops.
@@ -313,5 +315,5 @@ def serve(*cassettes: CassetteLike | ReplayTransport | Any, host: str = "127.0.0
     if not max_stall > 0:
         raise ValueError(f"max_stall must be > 0 seconds, got {max_stall!r}")
     app = ReplayApp(transport, log=log, max_stall=max_stall)
-    with serve_app(app, host=host, port=port, name="cassette serve") as url:
+    with serve_app(app, host=host, port=port, name="cassette serve", on_listen=on_listen) as url:
         yield Served(url, app)

@@ -4,8 +4,9 @@ file (`_commit`), and the network gate for tests without a cassette (`_gate`).""
 
 from ._gate import LOCAL_HOSTS, Gate, NetworkBlockedError
 from ._mode import MODES, Plan, record_mode
-from ._select import CassetteSpec, default_path, file_name
-from ._session import PLACEHOLDER_KEY, CassetteSession, LiveCassette, RecordingError
+from ._select import UNPLAYED, CassetteSpec, default_path, file_name
+from ._session import PLACEHOLDER_KEY, CassetteSession, LiveCassette, RecordingError, UnplayedWarning
 
-__all__ = ["LOCAL_HOSTS", "MODES", "PLACEHOLDER_KEY", "CassetteSession", "CassetteSpec", "Gate", "LiveCassette",
-           "NetworkBlockedError", "Plan", "RecordingError", "default_path", "file_name", "record_mode"]
+__all__ = ["LOCAL_HOSTS", "MODES", "PLACEHOLDER_KEY", "UNPLAYED", "CassetteSession", "CassetteSpec", "Gate",
+           "LiveCassette", "NetworkBlockedError", "Plan", "RecordingError", "UnplayedWarning", "default_path",
+           "file_name", "record_mode"]

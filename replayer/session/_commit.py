@@ -13,15 +13,15 @@ import shutil
 from contextvars import ContextVar
 from pathlib import Path
 
-from recorder import CassetteWriter, Interaction, load
+from recorder import CassetteWriter, Interaction, Redactor, load
 
 
 class IdTrackingWriter(CassetteWriter):
     """A CassetteWriter that remembers, per task or thread, the id it handed out last."""
 
-    def __init__(self, path: Path, *, append: bool) -> None:
+    def __init__(self, path: Path, *, append: bool, redactor: Redactor | None = None) -> None:
         self.last_id: ContextVar[int | None] = ContextVar("last_id", default=None)
-        super().__init__(path, append=append)
+        super().__init__(path, append=append, redactor=redactor)
 
     def new_id(self) -> int:
         id = super().new_id()
@@ -32,14 +32,14 @@ class IdTrackingWriter(CassetteWriter):
 class PendingCassette:
     """A recording in progress for `path`: a copy of the cassette continued when `continues`, else empty."""
 
-    def __init__(self, path: Path, *, continues: bool) -> None:
+    def __init__(self, path: Path, *, continues: bool, redactor: Redactor | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.file = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
         """Where the lines are written until the recording is committed."""
         if continues:
             shutil.copyfile(path, self.file)
-        self.writer = IdTrackingWriter(self.file, append=continues)
+        self.writer = IdTrackingWriter(self.file, append=continues, redactor=redactor)
         self.recorded = 0
         """How many interactions this recording added."""
         self._continues = continues

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 
 import httpx2
 
-from recorder import Cassette, Interaction
+from recorder import Cassette, Interaction, Redactor
 
 from .._errors import NoMatchError
 from .._match import Matcher, Playback
@@ -24,6 +24,8 @@ class Pool:
         self.match_on = match_on
         self.ignore_keys = tuple(ignore_keys)
         self.fresh: list[Playback] = []
+        self.redactor: Redactor = base.redactor
+        self.repeat = base.repeat
 
     def next_for(self, request: httpx2.Request, *, consume: bool = True) -> Interaction:
         try:
@@ -47,6 +49,11 @@ class Pool:
         for playback in (self.base, *self.fresh):
             playback.reset()
 
+    def interactions(self) -> list[Interaction]:
+        """Every interaction it can answer: the cassette's, then those recorded in this session."""
+        return [i for playback in (self.base, *self.fresh) for i in playback.cassette.interactions]
+
     def add(self, interaction: Interaction) -> None:
         cassette = Cassette((interaction,), path=self.base.cassette.path)
-        self.fresh.append(Playback(cassette, match_on=self.match_on, ignore_keys=self.ignore_keys))
+        self.fresh.append(Playback(cassette, match_on=self.match_on, ignore_keys=self.ignore_keys,
+                                   redactor=self.redactor, repeat=self.repeat))

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from recorder import Redactor
 
 from .._match import DEFAULT_MATCH_ON, Matcher
 
@@ -30,15 +33,29 @@ def default_path(test_file: Path, test_name: str, class_name: str | None = None)
     return test_file.parent / "cassettes" / test_file.stem / f"{file_name(name)}.jsonl"
 
 
+UNPLAYED = ("fail", "warn", "ignore")
+"""What to do when a passing test left recorded interactions unplayed."""
+
+SIGNATURE = ("cassette(path=None, *, speed=None, faults=(), match_on=('method', 'path', 'body'), ignore_keys=(), "
+             "repeat=False, unplayed=None, redact_headers=(), redact_patterns=())")
+
+
 @dataclass(frozen=True)
 class CassetteSpec:
-    """What `@pytest.mark.cassette(...)` asked for; `path` already resolved."""
+    """What `@pytest.mark.cassette(...)` asked for (over the suite's `cassette_config`); `path` already resolved.
+
+    `unplayed` None means the command line's `--cassette-unplayed`.
+    """
 
     path: Path
     speed: float | None = None
     faults: tuple[Any, ...] = ()
     match_on: tuple[str | Matcher, ...] = DEFAULT_MATCH_ON
     ignore_keys: tuple[str, ...] = ()
+    repeat: bool = False
+    unplayed: str | None = None
+    redact_headers: tuple[str, ...] = ()
+    redact_patterns: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, args: Sequence[Any], kwargs: dict[str, Any], *, base: Path, default: Path) -> CassetteSpec:
@@ -46,15 +63,31 @@ class CassetteSpec:
         try:
             return _spec(*args, **kwargs, _base=base, _default=default)
         except TypeError as exc:
-            raise TypeError(f"@pytest.mark.cassette: {exc}; the signature is cassette(path=None, *, speed=None, "
-                            "faults=(), match_on=('method', 'path', 'body'), ignore_keys=())") from None
+            raise TypeError(f"@pytest.mark.cassette: {exc}; the signature is {SIGNATURE}") from None
+
+    def redactor(self) -> Redactor | None:
+        """The default redaction plus this spec's rules (None when it adds none)."""
+        if not (self.redact_headers or self.redact_patterns):
+            return None
+        return Redactor.default().extend(headers=self.redact_headers, patterns=self.redact_patterns)
 
 
 def _spec(path: str | os.PathLike[str] | None = None, *, speed: float | None = None,
           faults: str | Iterable[Any] = (), match_on: Iterable[str | Matcher] = DEFAULT_MATCH_ON,
-          ignore_keys: str | Iterable[str] = (), _base: Path, _default: Path) -> CassetteSpec:
+          ignore_keys: str | Iterable[str] = (), repeat: bool = False, unplayed: str | None = None,
+          redact_headers: str | Iterable[str] = (), redact_patterns: str | Iterable[str] = (),
+          _base: Path, _default: Path) -> CassetteSpec:
     resolved = _default if path is None else _base / Path(path)
-    if speed is not None and not (isinstance(speed, int | float) and speed > 0):
+    if speed is not None and not (isinstance(speed, int | float) and speed > 0 and math.isfinite(speed)):
         raise TypeError(f"speed must be a positive number or None, got {speed!r}")
-    return CassetteSpec(resolved, speed, (faults,) if isinstance(faults, str) else tuple(faults), tuple(match_on),
-                        (ignore_keys,) if isinstance(ignore_keys, str) else tuple(ignore_keys))
+    if not isinstance(repeat, bool):
+        raise TypeError(f"repeat must be True or False, got {repeat!r}")
+    if unplayed is not None and unplayed not in UNPLAYED:
+        raise TypeError(f"unplayed must be one of {', '.join(map(repr, UNPLAYED))} or None, got {unplayed!r}")
+    return CassetteSpec(resolved, speed, _tuple(faults), tuple(match_on), _tuple(ignore_keys), repeat, unplayed,
+                        _tuple(redact_headers), _tuple(redact_patterns))
+
+
+def _tuple(value: Any) -> tuple[Any, ...]:
+    """One string is one item, not its characters."""
+    return (value,) if isinstance(value, str) else tuple(value)

@@ -24,10 +24,10 @@ from typing import Any, Self
 import httpx2
 from vcr.record_mode import RecordMode
 
-from recorder import Cassette, CassetteNotFoundError, Interaction, Recorder, load
+from recorder import Cassette, CassetteNotFoundError, Interaction, Recorder, Redactor, load
 from recorder._patch import AsyncSend, Send, intercept
 
-from .._client import _PLACEHOLDER_KEY
+from .._client import _PLACEHOLDER_KEY, lent_key
 from .._errors import NoMatchError, ReplayError
 from .._match import DEFAULT_MATCH_ON, Matcher
 from .._timing import Clock
@@ -44,11 +44,17 @@ class RecordingError(ReplayError):
     """A request had to be recorded but could not be (no API key)."""
 
 
+class UnplayedWarning(UserWarning):
+    """A test passed without making some of the calls its cassette recorded (`unplayed="warn"`)."""
+
+
 class CassetteSession:
     """Serve every anthropic request from `path`, recording what it lacks when `mode` allows.
 
     Use it as a context manager (it patches every anthropic client, as `replay()` does), or
     route requests to `handle` / `ahandle` yourself. `close(commit=...)` ends a recording.
+    `repeat=True` lets the last recording of a request answer it again; `redactor` adds
+    redaction rules (`Redactor.default().extend(...)`) to recording and matching.
 
     >>> with CassetteSession("tests/cassettes/chat.jsonl", mode="once"):
     ...     run_my_app()   # records on the first run (ANTHROPIC_API_KEY needed), replays after
@@ -57,7 +63,7 @@ class CassetteSession:
     def __init__(self, path: str | os.PathLike[str], *, mode: str | RecordMode = RecordMode.NONE,
                  speed: float | None = None, clock: Clock | None = None, faults: FaultsArg = (),
                  match_on: Sequence[str | Matcher] = DEFAULT_MATCH_ON, ignore_keys: Iterable[str] = (),
-                 test_id: str | None = None) -> None:
+                 repeat: bool = False, redactor: Redactor | None = None, test_id: str | None = None) -> None:
         self.path = Path(path)
         self.test_id = test_id
         self.misses: list[str] = []
@@ -70,11 +76,11 @@ class CassetteSession:
             raise CassetteNotFoundError(self._missing_hint(), path=self.path)
         self._base = load(self.path) if plan.keeps else Cassette(path=str(self.path))
         self.transport = ReplayTransport(self._base, speed=speed, clock=clock, faults=faults, match_on=match_on,
-                                         ignore_keys=ignore_keys)
+                                         ignore_keys=ignore_keys, redactor=redactor, repeat=repeat)
         """The ReplayTransport answering the application; `transport.calls` lists what was played."""
         self._pool = Pool(self.transport.playback, match_on, ignore_keys)
         self.transport.playback = self._pool  # type: ignore[assignment]
-        self._pending = PendingCassette(self.path, continues=plan.keeps) if self.recording else None
+        self._pending = PendingCassette(self.path, continues=plan.keeps, redactor=redactor) if self.recording else None
         self._recorder = Recorder(self._pending.writer) if self._pending is not None else None
         self._exit = ExitStack()
 
@@ -84,6 +90,23 @@ class CassetteSession:
     def cassette(self) -> Cassette | LiveCassette:
         """The cassette as loaded; while recording, a LiveCassette showing what is recorded so far."""
         return LiveCassette(self) if self.recording else self._base
+
+    def unplayed(self) -> list[Interaction]:
+        """The recorded interactions no request asked for (one that a fault broke was asked for)."""
+        asked = {id(interaction) for interaction in self.transport.calls}
+        return [interaction for interaction in self._pool.interactions() if id(interaction) not in asked]
+
+    def unplayed_report(self) -> str | None:
+        """What to tell a test that passed without asking for every recorded interaction (None: it asked)."""
+        left = self.unplayed()
+        if not left:
+            return None
+        listed = ", ".join(f"#{i.id}" + (f" {i.request.method} {i.request.path}" if i.request else "")
+                           for i in left[:5])
+        more = f" and {len(left) - 5} more" if len(left) > 5 else ""
+        return (f"{self.path}: {len(left)} recorded interaction{'s' * (len(left) != 1)} never played: {listed}{more}. "
+                "The test made fewer calls than were recorded: re-record it (--cassette-mode=all), or pass "
+                "unplayed='ignore' to the marker (--cassette-unplayed=ignore for the whole run).")
 
     @property
     def current_file(self) -> Path:
@@ -109,6 +132,7 @@ class CassetteSession:
             return await self.transport.handle_async_request(request)
 
     def __enter__(self) -> Self:
+        self._exit.enter_context(lent_key())  # clients the app builds start without a key, as in replay()
         self._exit.enter_context(intercept(self.handle, self.ahandle))
         return self
 

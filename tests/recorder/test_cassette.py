@@ -138,3 +138,16 @@ def test_writer_appends_with_fresh_ids(tmp_path: Path) -> None:
         assert writer.new_id() == 1
         writer.write(1, Request("POST", "v"))
     assert [i.request.url for i in recorder.load(path)] == ["u", "v"]
+
+
+def test_the_loader_keeps_each_part_s_line_number_even_when_interactions_interleave() -> None:
+    lines = ['{"cassette": 1}', '{"id": 0, "kind": "request", "method": "POST", "url": "http://x/v1/messages"}',
+             '{"id": 1, "kind": "request", "method": "POST", "url": "http://x/v1/messages"}',
+             '{"id": 1, "kind": "response", "t": 0.1, "status": 200, "headers": {"content-type": "text/event-stream"}}',
+             '{"id": 0, "kind": "response", "t": 0.1, "status": 200, "headers": {"content-type": "text/event-stream"}}',
+             '{"id": 0, "kind": "event", "t": 0.2, "event": "ping", "data": {"type": "ping"}}',
+             '{"id": 1, "kind": "event", "t": 0.2, "event": "ping", "data": {"type": "ping"}}', ""]
+    first, second = recorder.parse("\n".join(lines))
+    assert tuple(first.line_numbers) == (2, 5, 6) and tuple(second.line_numbers) == (3, 4, 7)
+    assert first.line_of() == 2 and first.line_of(first.events[0]) == 6 and second.line_of(second.response) == 4
+    assert first == recorder.Interaction(0, first.request, first.response, first.events)  # not compared

@@ -85,7 +85,7 @@ def test_deep_nesting_is_a_cassette_error_and_check_prints_one_line(tmp_path: Pa
     refused(path, number, "expected one JSON object per line")
     code, output = check(path)
     assert code == 2
-    assert len(output) == 1 and output[0].startswith(f"{path}:{number}: ")
+    assert len(output) == 1 and output[0].startswith(f"Error: {path}:{number}: ")
 
 
 def test_a_deep_last_line_without_newline_is_not_taken_for_a_cut_line(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from click.testing import CliRunner
 import recorder
 from replayer import Chunk, FakeAnthropic, Reply, ScriptedUpstream, serve
 from replayer.cli import main
+from replayer.server._node import pinned_version, run_js
 from tests.helpers import CASSETTES, CLI, Observed, cli_server, observe
 
 TEXT, TOOL_USE = CASSETTES / "text.jsonl", CASSETTES / "tool_use.jsonl"
@@ -109,6 +110,41 @@ def test_listen_serves_until_sigint(tmp_path: Path) -> None:
             seen = observe(lambda: sdk(url), "stream", bodies(TEXT)[0])
             assert seen.error is None and seen.final["stop_reason"] == "end_turn"
     assert replayed(out, bodies(TEXT)) == [seen]
+
+
+# --- the cassette names the client that was recorded ------------------------------------------------
+
+JS_APP = """
+import Anthropic from '@anthropic-ai/sdk';
+const final = await new Anthropic().messages.stream(JSON.parse(process.env.CASSETTE_INPUT)).finalMessage();
+console.log(JSON.stringify(final.stop_reason));
+"""
+
+
+def test_a_typescript_session_is_labelled_with_the_ts_sdk_not_the_python_one_beside_the_proxy(
+        tmp_path: Path, node: Path) -> None:
+    out = tmp_path / "js.jsonl"
+    version = pinned_version()
+    with serve(TEXT) as upstream, recorder.proxy(out, upstream=upstream) as url:
+        assert run_js(JS_APP, url, bodies(TEXT)[0]) == "end_turn"
+    cassette = recorder.load(out)
+    identity = {"user-agent": f"Anthropic/JS {version}", "x-stainless-lang": "js",
+                "x-stainless-package-version": version}
+    assert cassette.header["sdk"] == f"Anthropic/JS {version}" and cassette.header["client"] == identity
+    (interaction,) = cassette
+    assert identity.items() <= interaction.request.headers.items()  # and each request keeps its own
+
+
+def test_a_python_session_through_the_proxy_names_the_python_client_and_an_empty_one_none(tmp_path: Path) -> None:
+    with serve(TEXT) as upstream, recorder.proxy(tmp_path / "py.jsonl", upstream=upstream) as url:
+        assert observe(lambda: sdk(url), "stream", bodies(TEXT)[0]).error is None
+        with recorder.proxy(tmp_path / "none.jsonl", upstream=upstream):
+            pass
+    header = recorder.load(tmp_path / "py.jsonl").header
+    assert header["sdk"] == f"Anthropic/Python {anthropic.__version__}"
+    assert header["client"]["x-stainless-lang"] == "python"
+    empty = recorder.load(tmp_path / "none.jsonl")
+    assert len(empty) == 0 and empty.header["client"] == {} and "sdk" not in empty.header
 
 
 # --- upstream failures are recorded as they happened ------------------------------------------------

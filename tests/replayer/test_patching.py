@@ -157,3 +157,33 @@ def test_real_socket_drop_is_recorded_and_replayed_at_the_same_point(tmp_path: P
             texts.extend(stream.text_stream)
     assert str(replayed_error.value) == str(live_error.value)
     assert "".join(texts) == "Checking the weather now."
+
+
+@pytest.mark.parametrize("how", ["replay", "session"])
+def test_app_built_clients_replay_without_an_api_key(how: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from replayer.session import CassetteSession
+    from tests.helpers import CASSETTES
+
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.delenv("ANTHROPIC_AUTH_TOKEN", raising=False)
+    path = CASSETTES / "text.jsonl"
+    request = recorder.load(path)[0].request
+    assert request is not None
+    block = replayer.replay(path) if how == "replay" else CassetteSession(path)
+    with block:
+        client = anthropic.Anthropic()  # the application's own client, no key anywhere
+        body = {k: v for k, v in request.body.data.items() if k != "stream"}
+        with client.messages.stream(**body) as stream:
+            assert "Rayleigh" in stream.get_final_text()
+    assert "ANTHROPIC_API_KEY" not in os.environ  # the placeholder is only lent for the block
+
+
+def test_a_key_already_set_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    monkeypatch.setenv("ANTHROPIC_API_KEY", APP_KEY)
+    with replayer.replay(recorder.Cassette()):
+        assert os.environ["ANTHROPIC_API_KEY"] == APP_KEY
+    assert os.environ["ANTHROPIC_API_KEY"] == APP_KEY

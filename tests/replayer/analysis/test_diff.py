@@ -15,7 +15,7 @@ import recorder
 from recorder import Cassette, End, ErrorInfo, Event, Interaction, Payload, Request, Response
 from replayer.analysis._diff import diff
 from replayer.cli._analysis import diff_command
-from replayer.fuzzing._synthetic import text_message, tool_use_message
+from replayer.fuzzing._synthetic import text_message, thinking_message, tool_use_message
 
 HEADERS = {"host": "127.0.0.1:1234", "x-stainless-os": "Linux", "anthropic-version": "2023-06-01",
            "content-type": "application/json", "authorization": "REDACTED"}
@@ -89,7 +89,8 @@ def test_changed_text_is_named() -> None:
     assert not report.equivalent
     [difference] = report.substantive
     assert (difference.interaction, difference.aspect) == (1, "text")
-    assert str(difference) == "#1 text: block 0 (text) differs from character 21: \"cloudy.\" != \"sunny.\""
+    assert str(difference) == ('#1 text: block 0 (text) differs at character 22 (word 6): '
+                               '"…18 degrees and [cloudy.]" != "…18 degrees and [sunny.]"')
 
 
 def test_changed_tool_input_is_named() -> None:
@@ -139,6 +140,49 @@ def test_requests_compare_body_and_meaningful_headers_only() -> None:
     assert [str(d) for d in body] == ["#0 request: body.max_tokens: 64 != 128"]
     path = diff(conversation(), with_request(url="http://127.0.0.1:1234/v1/messages/count_tokens"))
     assert [str(d) for d in path] == ["#0 request: path /v1/messages != /v1/messages/count_tokens"]
+
+
+def test_only_the_api_s_own_headers_count_unless_asked() -> None:
+    node = {**HEADERS, "accept-language": "*", "sec-fetch-mode": "cors", "accept": "application/json",
+            "user-agent": "Anthropic/JS 1.15.0"}
+    first = conversation()[0]
+    from_node = Cassette((dataclasses.replace(first, request=dataclasses.replace(first.request, headers=node)),
+                          conversation()[1]))
+    assert diff(conversation(), from_node).equivalent  # what a Node client adds is not the conversation
+    assert [str(d) for d in diff(conversation(), from_node, headers=True)] == [
+        '#0 request: header accept: (missing) != "application/json"',
+        '#0 request: header accept-language: (missing) != "*"',
+        '#0 request: header sec-fetch-mode: (missing) != "cors"']
+
+
+@pytest.mark.parametrize(("a", "b", "said"), [
+    ("The sky looks blue because of Rayleigh scattering.", "The sky looks red because of Rayleigh scattering.",
+     'differs at character 15 (word 4): "The sky looks [blue] because of Rayleigh…" != '
+     '"The sky looks [red] because of Rayleigh…"'),
+    ("one two three four five six seven eight", "one two three four five six eight",
+     'differs at character 29 (word 7): "…four five six [seven] eight" != "…four five six []eight"'),
+    ("Completely unrelated words here", "Nothing alike at all",
+     'differs throughout: "Completely unrelated words here" != "Nothing alike at all"'),
+])
+def test_text_changes_are_shown_word_by_word_with_context(a: str, b: str, said: str) -> None:
+    from replayer.analysis._diff import text_change
+
+    assert text_change(a, b) == said
+
+
+def test_blocks_are_paired_by_type_not_by_position() -> None:
+    text = streamed(0, QUESTION, text_message("The sky is blue."))
+    thought = streamed(0, QUESTION, thinking_message("Let me think about the sky.", "The sky is blue."))
+    report = diff(Cassette((text,)), Cassette((thought,)))
+    assert "#0 blocks: content block types ['text'] != ['thinking', 'text']" in [str(d) for d in report]
+    assert not [d for d in report if d.aspect == "text"]  # the text blocks agree; the thinking block is extra
+
+
+def test_the_shipped_text_and_thinking_cassettes_compare_text_with_text(tmp_path: Path) -> None:
+    from tests.helpers import CASSETTES
+
+    texts = [str(d) for d in diff(CASSETTES / "text.jsonl", CASSETTES / "thinking.jsonl") if d.aspect == "text"]
+    assert len(texts) == 1 and texts[0].startswith("#0 text: block 0 (block 1 in b) (text) differs throughout: ")
 
 
 def test_pings_are_ignored() -> None:
@@ -197,3 +241,15 @@ def test_command_bad_input_exit_2(tmp_path: Path, content: bytes | None) -> None
     result = invoke(a, bad)
     assert result.exit_code == 2
     assert result.output.startswith("Error: ") and result.output.count("\n") == 1
+
+
+def test_command_headers_flag(tmp_path: Path) -> None:
+    first = conversation()[0]
+    node = dataclasses.replace(first, request=dataclasses.replace(first.request, headers={**HEADERS, "sec-fetch-mode": "cors"}))
+    a = saved(tmp_path, "a.jsonl", conversation())
+    b = saved(tmp_path, "b.jsonl", Cassette((node, conversation()[1])))
+    assert invoke(a, b).exit_code == 0
+    group = click.Group("cassette")
+    group.add_command(diff_command)
+    result = CliRunner().invoke(group, ["diff", "--headers", str(a), str(b)])
+    assert result.exit_code == 1 and '#0 request: header sec-fetch-mode: (missing) != "cors"' in result.output

@@ -20,7 +20,7 @@ import recorder
 import replayer
 from replayer.cli import main
 from replayer.fuzzing._synthetic import error_event, split, sse_bytes, text_message, thinking_message, tool_use_message
-from tests.helpers import BODY, Upstream, direct, json_reply, recording, sse_reply
+from tests.helpers import BODY, CASSETTES, Upstream, direct, json_reply, recording, sse_reply
 
 WEATHER = {"city": "Paris", "days": [1, 2], "unit": "°C"}
 PLAIN = {"id": "msg_plain", "type": "message", "role": "assistant", "model": "claude-haiku-4-5",
@@ -116,7 +116,7 @@ def test_play_prints_text_live_one_delta_at_a_time(session: Path, monkeypatch: p
 
 def test_play_shows_errors_and_goes_on(broken: Path) -> None:
     result = invoke("play", str(broken))
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # three of the five did not complete
     lines = result.output.splitlines()
     assert "stream ended: httpx2.RemoteProtocolError: peer closed connection without sending complete message body" \
         in lines
@@ -124,8 +124,10 @@ def test_play_shows_errors_and_goes_on(broken: Path) -> None:
                for line in lines)
     assert any(line.startswith("request failed: anthropic.RateLimitError: Error code: 429") for line in lines)
     assert "A plain answer." in lines  # non-streaming message
-    assert lines[-2:][0] == "Still here."  # the last interaction still played
+    assert "Still here." in lines  # the last interaction still played
+    assert lines[-1] == "3 of 5 interactions did not complete"
     assert result.output.count("stop_reason=None") == 2  # the broken streams never got a stop_reason
+    assert "retry 1" not in result.output  # the recorded 429 is played once, as itself
 
 
 def test_play_recorded_connect_error(tmp_path: Path) -> None:
@@ -133,8 +135,9 @@ def test_play_recorded_connect_error(tmp_path: Path) -> None:
     end = recorder.End(0.2, "disconnected", recorder.ErrorInfo("httpx2.ConnectError", "connection refused"))
     path = recorder.save(recorder.Cassette((recorder.Interaction(0, request, None, end=end),)), tmp_path / "c.jsonl")
     result = invoke("play", str(path))
-    assert result.exit_code == 0
-    assert result.output.splitlines()[-1] == "request failed: anthropic.APIConnectionError: Connection error."
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-2:] == ["request failed: anthropic.APIConnectionError: Connection error.",
+                                               "1 of 1 interaction did not complete"]
     assert "outcome=disconnected (httpx2.ConnectError: connection refused)" in invoke("show", str(path)).output
 
 
@@ -143,11 +146,54 @@ def test_play_paced(session: Path) -> None:
     assert result.exit_code == 0 and "The answer is 42." in result.output
 
 
-@pytest.mark.parametrize("value", ["0", "-1", "fast", "nan"])
-def test_play_rejects_bad_speed_in_one_line(session: Path, value: str) -> None:
-    result = invoke("play", str(session), "--speed", value)
+@pytest.mark.parametrize("verb", ["play", "serve"])
+@pytest.mark.parametrize("value", ["0", "-1", "fast", "nan", "inf", "1e-9", "1e9"])
+def test_play_and_serve_reject_bad_speed_in_the_same_line(session: Path, verb: str, value: str) -> None:
+    result = invoke(verb, str(session), "--speed", value)
     assert result.exit_code == 2
-    assert result.stderr.splitlines() == [f"Error: --speed expects a number > 0, got {value!r}"]
+    assert result.stderr.splitlines() == [f"Error: --speed expects a number from 0.01 to 10000, got {value!r}"]
+
+
+def test_play_retries_faults_as_the_sdk_does_and_shows_each_retry(tmp_path: Path) -> None:
+    text = str(tmp_path / "text.jsonl")
+    shutil.copy(CASSETTES / "text.jsonl", text)
+    result = invoke("play", text, "--fault", "529:retry-after=0.001x2")  # the SDK waits what retry-after says
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[1:3] == ["retry 1: HTTP 529 overloaded_error", "retry 2: HTTP 529 overloaded_error"]
+    assert "Rayleigh scattering" in lines[3] and "stream ended with message_stop" in lines
+    # Three 529s outlast the SDK's two retries; --max-retries 3 outlasts them.
+    assert invoke("play", text, "--fault", "529:retry-after=0.001x3").exit_code == 1
+    result = invoke("play", text, "--fault", "529:retry-after=0.001x3", "--max-retries", "3")
+    assert result.exit_code == 0 and "retry 3: HTTP 529 overloaded_error" in result.output
+    result = invoke("play", text, "--fault", "529x1", "--max-retries", "0")
+    assert result.exit_code == 1 and "retry" not in result.output
+    assert "request failed: anthropic.OverloadedError: Error code: 529" in result.output
+
+
+@pytest.mark.parametrize(("fault", "ending"), [
+    ("truncate@events=6", "stream ended without message_stop: the SDK returned stop_reason=None"),
+    ("drop@events=5", "stream ended: httpx2.RemoteProtocolError: "),
+    ("error@events=4:overloaded_error", "stream ended: anthropic.APIStatusError: "),
+])
+def test_play_says_how_a_broken_stream_ended_and_exits_1(fault: str, ending: str) -> None:
+    result = invoke("play", str(CASSETTES / "text.jsonl"), "--fault", fault)
+    assert result.exit_code == 1, result.output
+    assert any(line.startswith(ending) for line in result.output.splitlines()), result.output
+    assert result.output.splitlines()[-1] == "1 of 1 interaction did not complete"
+
+
+def test_play_labels_generated_and_imported_streams(tmp_path: Path) -> None:
+    from replayer.fuzzing._generated import GeneratedStream
+    from replayer.fuzzing._synthetic import text_message
+
+    generated = GeneratedStream(events=tuple(text_message("Made up.")), final_message={}).save(tmp_path / "gen.jsonl")
+    capture = tmp_path / "capture.sse"
+    capture.write_bytes(sse_bytes(text_message("Captured.")))
+    invoke("import-sse", str(capture), "-o", str(tmp_path / "imported.jsonl"))
+    heads = {name: invoke("play", str(tmp_path / name)).output.splitlines()[0] for name in ("gen.jsonl", "imported.jsonl")}
+    assert heads == {"gen.jsonl": "── interaction 0: generated stream, answers any request",
+                     "imported.jsonl": "── interaction 0: imported capture (sse), answers any request"}
 
 
 def test_play_missing_or_corrupt_file(tmp_path: Path) -> None:
@@ -206,7 +252,7 @@ def test_check_bad_json_names_the_line(session: Path, tmp_path: Path) -> None:
     assert result.exit_code == 2
     ok, problem = result.output.splitlines()
     assert ok == f"ok {session} (3 interactions)"
-    assert problem.startswith(f"{bad}:3: expected one JSON object per line")
+    assert problem.startswith(f"Error: {bad}:3: expected one JSON object per line")
 
 
 def test_check_wrong_version_and_missing_file(tmp_path: Path) -> None:
@@ -216,8 +262,8 @@ def test_check_wrong_version_and_missing_file(tmp_path: Path) -> None:
     result = invoke("check", str(future), str(missing))
     assert result.exit_code == 2
     version, absent = result.output.splitlines()
-    assert version.startswith(f"{future}:1: cassette format version 99, this release reads version 1")
-    assert absent == f"{missing}: no such cassette; record one first, or check the path"
+    assert version.startswith(f"Error: {future}:1: cassette format version 99, this release reads version 1")
+    assert absent == f"Error: {missing}: no such cassette; record one first, or check the path"
 
 
 def test_check_reports_protocol_problems(session: Path, tmp_path: Path) -> None:
@@ -227,8 +273,26 @@ def test_check_reports_protocol_problems(session: Path, tmp_path: Path) -> None:
     path = recorder.save(recorder.Cassette((broken, *cassette.interactions[1:]), cassette.header), tmp_path / "p.jsonl")
     result = invoke("check", str(path))
     assert result.exit_code == 2
-    assert result.output == (f"{path}: interaction 0: event 0 (content_block_start): "
+    # Line 4: the header, the request, the response, then the first event.
+    assert result.output == (f"Error: {path}:4: interaction 0: event 0 (content_block_start): "
                              "a complete stream must start with message_start\n")
+
+
+def test_check_warns_of_an_incomplete_recording_and_an_empty_stream(session: Path, tmp_path: Path) -> None:
+    lines = session.read_text().splitlines(keepends=True)
+    killed = tmp_path / "killed.jsonl"  # the recorder died after the 5th event of interaction 0
+    first_end = next(n for n, line in enumerate(lines) if '"kind":"end"' in line)
+    killed.write_text("".join(lines[:8]))
+    empty = tmp_path / "empty.jsonl"  # the response, then the end: no event at all
+    empty.write_text("".join(lines[:3] + [lines[first_end]]))
+    result = invoke("check", str(killed), str(empty))
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        f"Warning: {killed}:8: interaction 0: outcome incomplete: no 'end' line, the recorder stopped before the "
+        "exchange ended; it replays up to its last line",
+        f"Warning: {empty}:3: interaction 0: the stream has no events; a replay of it ends at once, with no message"]
+    strict = invoke("check", "--strict", str(killed))
+    assert strict.exit_code == 2 and strict.output.startswith(f"Error: {killed}:8: interaction 0: outcome incomplete")
 
 
 # --- import-sse -------------------------------------------------------------------------
@@ -333,9 +397,30 @@ def test_import_sse_bad_input(tmp_path: Path) -> None:
     capture = tmp_path / "c.sse"
     capture.write_bytes(b"data: {}\n\n")
     result = invoke("import-sse", str(capture), "-o", str(tmp_path / "o.jsonl"), "--gap-ms", "-5")
-    assert result.exit_code == 2 and result.stderr == "Error: --gap-ms expects a number >= 0, got '-5'\n"
+    assert result.exit_code == 2 and result.stderr == "Error: --gap-ms expects a number from 0 to 60000, got '-5'\n"
     result = invoke("import-sse", str(capture), "-o", str(capture))
     assert result.exit_code == 2 and "refusing to overwrite" in result.stderr
+
+
+@pytest.mark.parametrize(("content", "said"), [
+    (b"", "empty: no SSE event"),
+    (b"  \n\n", "empty: no SSE event"),
+    (bytes(range(256)) * 4, "binary data, not an SSE capture"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00", "binary data, not an SSE capture"),
+    ((CASSETTES / "text.jsonl").read_bytes(), "this is already a cassette (JSONL); play, show or check it as it is"),
+    (RATE_LIMITED, "JSON, not an SSE stream"),
+    (b"hello world\n", "no complete SSE event found"),
+    (b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n", "empty: no SSE event"),
+])
+def test_import_sse_refuses_input_without_an_sse_event(tmp_path: Path, content: bytes, said: str) -> None:
+    capture, out = tmp_path / "capture.sse", tmp_path / "out.jsonl"
+    capture.write_bytes(content)
+    result = invoke("import-sse", str(capture), "-o", str(out))
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines() == [f"Error: {capture}: {said}; expected an SSE capture ('event: ...' and "
+                                          "'data: ...' lines, events separated by a blank line), e.g. the output "
+                                          "of curl -N"]
+    assert not out.exists()
 
 
 # --- the installed script ---------------------------------------------------------------

@@ -130,6 +130,8 @@ def test_none_mode_fails_clearly_when_the_cassette_is_missing(project: pytest.Py
         "*cassettes/test_chat/test_answer.jsonl: no such cassette, and record mode 'none' only replays*",
         "*pytest --cassette-mode=once test_chat.py::test_answer",
     ])
+    out = result.stdout.str()
+    assert out.count("no such cassette") == 1 and "During handling" not in out  # said once, no chained traceback
 
 
 def test_once_records_then_replays_without_upstream_or_key(project: pytest.Pytester, upstream: ScriptedUpstream,
@@ -350,7 +352,8 @@ def test_recorded_timing_through_the_cassette_fixture_and_speed(project: pytest.
     """)
     run(project).assert_outcomes(passed=2)
     run(project, "--cassette-speed=100").assert_outcomes(passed=2)
-    run(project, "--cassette-speed=0").stderr.fnmatch_lines(["*--cassette-speed*expected a number > 0*"])
+    run(project, "--cassette-speed=0").stderr.fnmatch_lines(["*--cassette-speed*expected a finite number > 0*"])
+    run(project, "--cassette-speed=inf").stderr.fnmatch_lines(["*--cassette-speed*expected a finite number > 0*"])
 
 
 def test_faults_from_the_marker(project: pytest.Pytester) -> None:
@@ -383,6 +386,115 @@ def test_faults_from_the_marker(project: pytest.Pytester) -> None:
     result = run(project)
     result.assert_outcomes(passed=2, errors=1)
     result.stdout.fnmatch_lines(["*FaultError: fault drop@events=999 can never fire*"])
+
+
+SKY = """
+import pytest
+
+BODY = {"max_tokens": 1024, "messages": [{"role": "user", "content": "In three sentences: why is the sky blue?"}],
+        "model": "claude-haiku-4-5"}
+
+
+def ask(client):
+    with client.messages.stream(**BODY) as stream:
+        return stream.get_final_text()
+"""
+
+
+def test_a_test_that_plays_none_of_its_calls_warns_or_fails(project: pytest.Pytester) -> None:
+    shutil.copy(CASSETTES / "text.jsonl", project.path / "text.jsonl")
+    project.makepyfile(test_chat=SKY + """
+@pytest.mark.cassette("text.jsonl")
+def test_forgets_to_call(anthropic_client):
+    pass
+
+@pytest.mark.cassette("text.jsonl")
+def test_calls(anthropic_client):
+    assert "Rayleigh" in ask(anthropic_client)
+
+@pytest.mark.cassette("text.jsonl", unplayed="ignore")
+def test_told_to_ignore(anthropic_client):
+    pass
+""")
+    warned = run(project)
+    warned.assert_outcomes(passed=3, warnings=1)
+    warned.stdout.fnmatch_lines(["*UnplayedWarning: *text.jsonl: 1 recorded interaction never played: "
+                                 "#0 POST /v1/messages. The test made fewer calls than were recorded*"])
+    failed = run(project, "--cassette-unplayed=fail")
+    failed.assert_outcomes(passed=3, errors=1)  # the error is test_forgets_to_call's teardown
+    failed.stdout.fnmatch_lines(["*ERROR at teardown of test_forgets_to_call*", "*1 recorded interaction never played*"])
+    run(project, "--cassette-unplayed=ignore").assert_outcomes(passed=3)
+    run(project, "--cassette-unplayed=sometimes").stderr.fnmatch_lines(["*--cassette-unplayed*invalid choice*"])
+
+
+def test_repeat_from_the_marker(project: pytest.Pytester) -> None:
+    shutil.copy(CASSETTES / "text.jsonl", project.path / "text.jsonl")
+    project.makepyfile(test_chat=SKY + """
+from replayer import NoMatchError
+
+@pytest.mark.cassette("text.jsonl", repeat=True)
+def test_asks_twice(anthropic_client):
+    assert ask(anthropic_client) == ask(anthropic_client)
+
+@pytest.mark.cassette("text.jsonl")
+def test_asks_twice_without_repeat(anthropic_client):
+    ask(anthropic_client)
+    with pytest.raises(NoMatchError, match="already replayed"):
+        ask(anthropic_client)
+
+@pytest.mark.cassette("text.jsonl", repeat="yes")
+def test_bad_repeat(anthropic_client):
+    pass
+""")
+    result = run(project)
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(["*repeat must be True or False, got 'yes'*"])
+
+
+def test_cassette_config_sets_marker_defaults_for_a_suite(project: pytest.Pytester, upstream: ScriptedUpstream,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    shutil.copy(CASSETTES / "text.jsonl", project.path / "text.jsonl")
+    project.makeconftest("""
+import pytest
+
+@pytest.fixture
+def cassette_config():
+    return {"faults": ["drop@events=4"], "unplayed": "fail", "redact_headers": ["x-team-token"],
+            "redact_patterns": [r"team-secret-\\d+"]}
+""")
+    project.makepyfile(test_chat=SKY + """
+import anthropic
+import httpx2
+
+@pytest.mark.cassette("text.jsonl")
+def test_inherits_the_drop(anthropic_client):
+    with pytest.raises(httpx2.RemoteProtocolError):
+        ask(anthropic_client)
+
+@pytest.mark.cassette("text.jsonl", faults=())
+def test_marker_wins(anthropic_client):
+    assert "Rayleigh" in ask(anthropic_client)
+
+@pytest.mark.cassette("text.jsonl", faults=())
+def test_unplayed_fails_from_the_config(anthropic_client):
+    pass
+
+@pytest.mark.cassette(faults=())
+def test_records_with_the_suite_s_redaction():
+    client = anthropic.Anthropic(default_headers={"x-team-token": "abc"})
+    with client.messages.stream(**BODY, metadata={"user_id": "team-secret-42"}) as stream:
+        stream.get_final_text()
+""")
+    upstream.add(reply("recorded"))
+    result = run(project, "--cassette-mode=once")
+    result.assert_outcomes(passed=4, errors=1)
+    result.stdout.fnmatch_lines(["*ERROR at teardown of test_unplayed_fails_from_the_config*"])
+    recorded = (project.path / "cassettes" / "test_chat" / "test_records_with_the_suite_s_redaction.jsonl").read_text()
+    assert "team-secret-42" not in recorded and '"x-team-token":"REDACTED"' in recorded.replace(" ", "")
+    project.makeconftest("import pytest\n\n@pytest.fixture\ndef cassette_config():\n    return ['faults']\n")
+    bad = run(project, "-k", "marker_wins")
+    bad.assert_outcomes(errors=1)
+    bad.stdout.fnmatch_lines(["*the cassette_config fixture must return a dict of marker arguments, got *faults*"])
 
 
 def test_faults_apply_alike_when_recording_and_replaying(project: pytest.Pytester, upstream: ScriptedUpstream,
@@ -476,6 +588,7 @@ def test_bad_marker_arguments_fail_the_test(project: pytest.Pytester) -> None:
     result = run(project)
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*@pytest.mark.cassette: *colour*the signature is cassette(path=None, *"])
+    assert result.stdout.str().count("colour") == 1 and "During handling" not in result.stdout.str()
 
 
 # --- the network ----------------------------------------------------------------------------------

@@ -1,0 +1,84 @@
+"""Every verb of `cassette`, fed bad input or an out-of-range flag: one `Error: ...` line, exit 2, no traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from replayer.cli import main
+from tests.helpers import CASSETTES
+
+TEXT = str(CASSETTES / "text.jsonl")
+
+INPUTS: dict[str, bytes | None] = {
+    "missing": None,
+    "empty": b"",
+    "blank": b"\n\n  \n",
+    "binary": bytes(range(256)) * 16,
+    "truncated": (CASSETTES / "text.jsonl").read_bytes()[:20],  # cut inside the header line
+    "wrong-shape": b'[1, 2, 3]\n{"cassette": 1}\n',
+    "no-header": b'{"id": 0, "kind": "request", "method": "POST", "url": "http://x/v1/messages"}\n',
+    "bad-line": b'{"cassette": 1}\n{"id": 0, "kind": "teleport", "t": 0}\n',
+    "oversized": b"x" * 8_000_000 + b"\n",
+}
+
+# Each verb, with `{}` where the bad file goes.
+VERBS: dict[str, list[str]] = {
+    "play": ["play", "{}"],
+    "show": ["show", "{}"],
+    "check": ["check", "{}"],
+    "stats": ["stats", "{}"],
+    "plot": ["plot", "{}", "-o", "{out}.png"],
+    "diff": ["diff", TEXT, "{}"],
+    "serve": ["serve", "{}"],
+    "export-vcr": ["export-vcr", "{}", "-o", "{out}.yaml"],
+    "import-vcr": ["import-vcr", "{}", "-o", "{out}.jsonl"],
+    "import-sse": ["import-sse", "{}", "-o", "{out}.jsonl"],
+    "fuzz": ["fuzz", "examples.consumers:naive_tool_input", "-n", "1", "--cassette", "{}"],
+}
+
+FLAGS: list[list[str]] = [
+    *[["play", TEXT, "--speed", value] for value in ("0", "-1", "abc", "nan", "inf", "1e-9", "1e300")],
+    *[["serve", TEXT, "--speed", value] for value in ("0", "abc", "inf", "1e-9")],
+    ["serve", TEXT, "--port", "70000"], ["serve", TEXT, "--port", "-1"],
+    ["play", TEXT, "--max-retries", "-1"], ["play", TEXT, "--max-retries", "1000"], ["play", TEXT, "--fault", "nope"],
+    ["play", TEXT, "--fault", "drop@events=9999"],
+    ["plot", TEXT, "-o", "x.png", "--interaction", "-1"], ["plot", TEXT, "-o", "x.png", "--interaction", "7"],
+    ["plot", TEXT, "-o", "x.bmp"],
+    ["import-sse", TEXT, "-o", "x.jsonl", "--gap-ms", "-1"], ["import-sse", TEXT, "-o", "x.jsonl", "--gap-ms", "inf"],
+    ["fuzz", "examples.consumers:naive_tool_input", "-n", "0"], ["fuzz", "examples.consumers:naive_tool_input", "-j", "0"],
+    ["fuzz", "no_colon_here"],
+    ["record", "-o", "x.jsonl", "--listen", "--port", "99999"], ["record", "-o", "x.jsonl"],
+    ["record", "--listen"], ["record", "-o", "x.jsonl", "--upstream", "ftp://nowhere", "--listen"],
+    ["play"], ["play", TEXT, "extra"], ["play", "--bogus", TEXT], ["nope"], ["check"], ["diff", TEXT],
+]
+
+
+def assert_one_error_line(args: list[str]) -> None:
+    result = CliRunner().invoke(main, args)
+    lines = result.output.splitlines()
+    assert result.exit_code == 2, (args, result.output)
+    assert len(lines) == 1 and lines[0].startswith("Error: "), (args, result.output)
+    assert "Traceback" not in result.output and not isinstance(result.exception, AssertionError)
+    assert len(lines[0]) < 600, lines[0]  # says what is wrong, does not echo the input
+
+
+@pytest.mark.parametrize("kind", INPUTS)
+@pytest.mark.parametrize("verb", VERBS)
+def test_every_verb_refuses_bad_input_in_one_line(tmp_path: Path, verb: str, kind: str) -> None:
+    content = INPUTS[kind]
+    bad = tmp_path / f"{kind}.input"
+    if content is not None:
+        bad.write_bytes(content)
+    out = tmp_path / "out"
+    assert_one_error_line([arg.format(bad, out=out) for arg in VERBS[verb]])
+    assert not any(p.name.startswith("out") for p in tmp_path.iterdir())  # nothing written
+
+
+@pytest.mark.parametrize("args", FLAGS, ids=" ".join)
+def test_out_of_range_flags_and_usage_errors_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         args: list[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert_one_error_line(args)
