@@ -1,7 +1,13 @@
 """Record Anthropic Messages API sessions, SSE event by event, into JSONL cassettes."""
 
-from ._cassette import CassetteWriter, header, load, parse, save
-from ._errors import CassetteError, CassetteNotFoundError, CassetteVersionError
+from ._cassette import CassetteWriter, header, load, parse, redacted, save
+from ._errors import (
+    CassetteBusyError,
+    CassetteClosedError,
+    CassetteError,
+    CassetteNotFoundError,
+    CassetteVersionError,
+)
 from ._import import import_sse
 from ._model import (
     FORMAT_VERSION,
@@ -29,6 +35,8 @@ __all__ = [
     "AsyncRecordingTransport",
     "Body",
     "Cassette",
+    "CassetteBusyError",
+    "CassetteClosedError",
     "CassetteError",
     "CassetteNotFoundError",
     "CassetteVersionError",
@@ -54,5 +62,6 @@ __all__ = [
     "problems",
     "proxy",
     "record",
+    "redacted",
     "save",
 ]

@@ -7,13 +7,21 @@ import gc
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import jsonlines
+import orjson
 
-from ._errors import CassetteError, CassetteNotFoundError, CassetteVersionError
+from ._errors import (
+    CassetteBusyError,
+    CassetteClosedError,
+    CassetteError,
+    CassetteNotFoundError,
+    CassetteVersionError,
+)
 from ._model import (
     FORMAT_VERSION,
     OUTCOMES,
@@ -29,8 +37,13 @@ from ._model import (
     dumps,
     payload_fields,
 )
-from ._redact import Redactor
+from ._redact import DeltaJoiner, Redactor
 from ._sse import SSEEvent
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
 
 StrPath = str | os.PathLike[str]
 _KINDS = ("request", "response", "event", "body", "end")
@@ -96,75 +109,66 @@ def parse(data: bytes | str, *, path: StrPath | None = None) -> Cassette:
 def save(cassette: Cassette, path: StrPath) -> Path:
     """Write a whole cassette (redacted like a recording) and return its path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     with CassetteWriter(path, meta=dict(cassette.header)) as writer:
         for line in cassette.lines()[1:]:
             writer.write_line(line)
     return path
 
 
-class CassetteWriter:
-    """Append redacted lines to a cassette, flushed one by one; safe to share between threads.
+def redacted(cassette: Cassette, redactor: Redactor | None = None) -> Cassette:
+    """The cassette as it would be read back after `save`: what every other format must export."""
+    lines = _Lines(redactor or Redactor.default())
+    text = "".join(lines.encode(line) for line in cassette.lines())
+    return replace(parse(text), path=cassette.path)
 
-    With `append=True` an existing cassette is continued (new ids follow the recorded ones).
+
+class CassetteWriter:
+    """Append redacted lines to a cassette, each written to the OS in one call; safe to share between threads.
+
+    With `append=True` an existing cassette is continued: new ids follow the recorded ones, and
+    a last line cut short by a killed recorder is dropped first (see docs/cassette-format.md).
+    Every writer of this process on one file shares it (ids never repeat, lines never mix, a
+    second writer never truncates it); another process recording into the file at the same
+    time gets CassetteBusyError. A write after `close()` raises CassetteClosedError.
     """
 
     def __init__(self, path: StrPath, *, redactor: Redactor | None = None, meta: dict[str, Any] | None = None,
                  append: bool = False) -> None:
         self.path = Path(path)
         self.redactor = redactor or Redactor.default()
-        self._lock = threading.Lock()
-        self._next_id = 0
-        continuing = append and self.path.exists() and self.path.stat().st_size > 0
-        if continuing:
-            existing = load(self.path)
-            self._next_id = max((i.id for i in existing.interactions), default=-1) + 1
-        else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file: IO[str] = open(self.path, "a" if continuing else "w", encoding="utf-8")
-        self._writer = jsonlines.Writer(self._file, flush=True, dumps=self._dumps)
-        if not continuing:
-            self.write_line(meta if meta is not None else header())
+        self._lines = _Lines(self.redactor)
+        self._sink = _Sink.open(self.path, append=append,
+                                first_line=lambda: self._lines.encode(meta if meta is not None else header()))
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        """Whether this writer was closed (the file stays open while other writers share it)."""
+        return self._closed
 
     def new_id(self) -> int:
         """Reserve the id of a new interaction."""
-        with self._lock:
-            self._next_id += 1
-            return self._next_id - 1
+        return self._sink.new_id()
 
     def write_line(self, line: dict[str, Any]) -> None:
-        """Write one line and flush it to the OS, so a killed process keeps it."""
-        with self._lock:
-            if not self._file.closed:
-                self._writer.write(line)
+        """Write one line and hand it to the OS, so a killed process keeps it."""
+        self._emit(self._lines.encode(line))
 
     def write(self, id: int, part: Request | Response | Event | Body | End) -> None:
         """Write one part of interaction `id`."""
         self.write_line(part.to_json(id))
 
     def write_event(self, id: int, t: float, sse: SSEEvent) -> None:
-        """Write one event as it arrives: the recording hot path.
-
-        Data that is single-line JSON (nearly all of it) goes into the line verbatim instead of
-        being parsed into objects and serialised again; the line is the same JSON value.
-        """
-        data = sse.data
-        if data and sse.id is None and sse.retry is None and "\n" not in data and _is_json(data):
-            name = _NAMES.get(sse.event) or _NAMES.setdefault(sse.event, dumps(sse.event))
-            line = f'{{"id":{id},"kind":"event","t":{t!r},"event":{name},"data":{data}}}'
-            encoded = (self.redactor.text(line) + "\n").encode()
-            with self._lock:
-                if not self._file.closed:
-                    # One system call; lines written through jsonlines are flushed too, so order holds.
-                    os.write(self._file.fileno(), encoded)
-        else:
-            self.write(id, Event(t, sse.event, Payload(**payload_fields(data)), sse.id, sse.retry))
+        """Write one event as it arrives: the recording hot path."""
+        self._emit(self._lines.event(id, t, sse))
 
     def close(self) -> None:
-        with self._lock:
-            if not self._file.closed:
-                self._writer.close()
-                self._file.close()
+        """Stop writing; the file closes when the last writer of this process on it closes."""
+        with self._sink.lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._sink.release()
 
     def __enter__(self) -> CassetteWriter:
         return self
@@ -172,22 +176,166 @@ class CassetteWriter:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _dumps(self, line: dict[str, Any]) -> str:
-        return self.redactor.text(dumps(line))
+    def _emit(self, text: str) -> None:
+        data = text.encode()
+        with self._sink.lock:
+            if self._closed:
+                raise CassetteClosedError(
+                    f"this CassetteWriter was closed, so the line was not written: {text[:80]!r}; keep the "
+                    "writer open while clients record through it (whoever created it closes it)", path=self.path)
+            self._sink.write(data)
+
+
+class _Lines:
+    """Turns lines into redacted text, keeping what redaction across consecutive deltas needs."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        self.redactor = redactor
+        self.joiners: dict[int, DeltaJoiner] = {}
+
+    def encode(self, line: dict[str, Any]) -> str:
+        kind = line.get("kind")
+        if kind == "event":
+            data = line.get("data")
+            stored = self._delta(line["id"], data)
+            if stored is not data:
+                line = {**line, "data": stored}
+        elif kind == "end":
+            self.joiners.pop(line["id"], None)
+        return self.redactor.text(dumps(line)) + "\n"
+
+    def event(self, id: int, t: float, sse: SSEEvent) -> str:
+        """The line of one recorded event.
+
+        Data that is single-line JSON (nearly all of it) goes into the line verbatim instead of
+        being serialised again; the line is the same JSON value, and redaction sees escapes decoded.
+        """
+        data = sse.data
+        if data and sse.id is None and sse.retry is None and "\n" not in data:
+            try:
+                value = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                pass  # not strict JSON (or not JSON at all): the general path below decides
+            else:
+                stored = self._delta(id, value)
+                if stored is not value:
+                    return self.redactor.text(dumps(Event(t, sse.event, Payload(stored)).to_json(id))) + "\n"
+                name = _NAMES.get(sse.event) or _NAMES.setdefault(sse.event, dumps(sse.event))
+                return self.redactor.text(f'{{"id":{id},"kind":"event","t":{t!r},"event":{name},"data":{data}}}') + "\n"
+        return self.encode(Event(t, sse.event, Payload(**payload_fields(data)), sse.id, sse.retry).to_json(id))
+
+    def _delta(self, id: int, data: Any) -> Any:
+        """`data` with the parts of secrets split across deltas replaced (the same object when none)."""
+        if type(data) is not dict:
+            return data
+        delta = data.get("delta")
+        if type(delta) is not dict:
+            if data.get("type") == "content_block_stop" and id in self.joiners:
+                self.joiners[id].forget(data.get("index"))
+            return data
+        joiner = self.joiners.get(id) or self.joiners.setdefault(id, DeltaJoiner(self.redactor))
+        index = data.get("index")
+        changed = {field: piece for field, value in delta.items()
+                   if field != "type" and type(value) is str and (piece := joiner.piece(index, field, value)) != value}
+        return {**data, "delta": {**delta, **changed}} if changed else data
+
+
+class _Sink:
+    """One open cassette file, shared by every CassetteWriter of this process that writes it."""
+
+    _open: dict[tuple[int, int], _Sink] = {}
+    _registry = threading.Lock()
+
+    def __init__(self, fd: int, key: tuple[int, int], next_id: int) -> None:
+        self.fd, self.key, self.next_id, self.users = fd, key, next_id, 1
+        self.lock = threading.Lock()
+
+    @classmethod
+    def open(cls, path: Path, *, append: bool, first_line: Callable[[], str]) -> _Sink:
+        """The file's sink: joined if this process writes it already, else locked, continued or started."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with cls._registry:
+            # Neither truncated nor written before we know no one else writes it.
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0), 0o644)
+            try:
+                status = os.fstat(fd)
+                key = (status.st_dev, status.st_ino)
+                if (sink := cls._open.get(key)) is not None:
+                    os.close(fd)
+                    sink.users += 1
+                    return sink
+                _lock(fd, path)
+                next_id = _continue(fd, path) if append else None
+                if next_id is None:
+                    os.ftruncate(fd, 0)
+                    _write_all(fd, first_line().encode())
+                    next_id = 0
+            except BaseException:
+                os.close(fd)
+                raise
+            sink = cls._open[key] = cls(fd, key, next_id)
+            return sink
+
+    def new_id(self) -> int:
+        with self.lock:
+            self.next_id += 1
+            return self.next_id - 1
+
+    def write(self, data: bytes) -> None:
+        """Write under `lock` (held by the caller)."""
+        _write_all(self.fd, data)
+
+    def release(self) -> None:
+        with self._registry:
+            self.users -= 1
+            if self.users == 0:
+                del self._open[self.key]
+                os.close(self.fd)  # also releases the lock other processes see
+
+
+def _lock(fd: int, path: Path) -> None:
+    """Take the file for this process, or raise CassetteBusyError if another process has it."""
+    if fcntl is None:
+        return  # no flock (Windows): one recorder per file is then up to the user
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise CassetteBusyError(
+            "another process is recording into this cassette; wait for it to finish, or record into "
+            "another file (cassettes can be merged afterwards)", path=path) from None
+
+
+def _continue(fd: int, path: Path) -> int | None:
+    """Prepare an existing cassette for appending; the next free id, or None if there is nothing to continue.
+
+    A last line without its newline is kept (newline added) when it is JSON, and cut off when
+    it is not, exactly as `load` reads it; a file that does not load is left untouched.
+    """
+    data = path.read_bytes()
+    keep = len(data)
+    if data and not data.endswith(b"\n"):
+        start = data.rfind(b"\n") + 1
+        try:
+            json.loads(data[start:])
+        except ValueError:
+            keep = start
+    if not data[:keep].strip():
+        return None
+    existing = parse(data[:keep], path=path)
+    if keep < len(data):
+        os.ftruncate(fd, keep)
+    elif not data.endswith(b"\n"):
+        _write_all(fd, b"\n")
+    return max((i.id for i in existing.interactions), default=-1) + 1
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 _NAMES: dict[str | None, str] = {}
-
-
-_scan = json.JSONDecoder().scan_once  # json.loads without its Python-level wrapping
-
-
-def _is_json(text: str) -> bool:
-    """Whether `text` is exactly one JSON value with no surrounding white space."""
-    try:
-        return _scan(text, 0)[1] == len(text)
-    except (StopIteration, ValueError):
-        return False
 
 
 class _Numbered:

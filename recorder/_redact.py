@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from urllib.parse import quote, unquote
 
 REDACTED = "REDACTED"
 
@@ -12,6 +14,14 @@ SECRET_HEADERS = frozenset({"x-api-key", "authorization", "proxy-authorization",
 # Anthropic keys look like sk-ant-api03-…, sk-ant-admin01-…, sk-ant-oat01-…; the whole token goes.
 API_KEY = re.compile(r"sk-ant-[A-Za-z0-9_\-]*")
 _SECRET_HEADER_NAME = re.compile(r"(^|-)(key|token|secret|password)$")
+# Runs of text holding JSON `\uXXXX` escapes or URL `%XX` escapes: a key can hide in either
+# (`sk\u002dant\u002d…` is valid JSON for the same string), so such runs are also checked decoded.
+_JSON_ESCAPED = re.compile(r'(?:[^"\\\s]|\\u[0-9A-Fa-f]{4})*\\u[0-9A-Fa-f]{4}(?:[^"\\\s]|\\u[0-9A-Fa-f]{4})*')
+_PERCENT_ESCAPED = re.compile(r"[A-Za-z0-9_.~+\-%]*%[0-9A-Fa-f]{2}[A-Za-z0-9_.~+\-%]*")
+# How much of a delta stream is kept to find a secret that starts before the current delta
+# (secrets longer than this that are split across deltas are cut at this length).
+_TAIL = 256
+_OPEN_MATCH = 4096
 
 
 @dataclass(frozen=True)
@@ -19,7 +29,8 @@ class Redactor:
     """Decide what never reaches disk.
 
     Headers named in `headers` (or named `*-key`, `*-token`, `*-secret`, `*-password`) get their value
-    replaced; every match of a pattern in `patterns` is replaced anywhere in a serialised line.
+    replaced; every match of a pattern in `patterns` is replaced anywhere in a serialised line, also
+    where the text is JSON-escaped (`\\u002d`) or percent-encoded (`%2D`).
     Extend, don't replace, the defaults: `Redactor.default().extend(headers=["x-my-auth"])`.
     """
 
@@ -56,9 +67,89 @@ class Redactor:
         return result
 
     def text(self, text: str) -> str:
-        """`text` with every pattern match replaced."""
+        """`text` (typically one JSON line) with every pattern match replaced, escaped forms included."""
+        text = self._plain(text)
+        if "\\u" in text:
+            text = _JSON_ESCAPED.sub(self._json_escaped, text)
+        if "%" in text:
+            text = _PERCENT_ESCAPED.sub(self._percent_escaped, text)
+        return text
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """Where patterns match in `text`: sorted, merged, non-empty (start, end) ranges."""
+        found = sorted(m.span() for p in self.patterns if p is not API_KEY or "sk-ant-" in text
+                       for m in p.finditer(text) if m.end() > m.start())
+        merged: list[tuple[int, int]] = []
+        for start, end in found:
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+            else:
+                merged.append((start, end))
+        return merged
+
+    def _plain(self, text: str) -> str:
         for pattern in self.patterns:
             if pattern is API_KEY and "sk-ant-" not in text:
                 continue  # the common case, answered without the regex engine
             text = pattern.sub(self.replacement, text)
         return text
+
+    def _json_escaped(self, match: re.Match[str]) -> str:
+        run = match.group()
+        try:
+            decoded = json.loads(f'"{run}"')
+        except ValueError:
+            return run
+        redacted = self._plain(decoded)
+        # Re-escaped so the JSON line stays valid whatever the escapes decoded to.
+        return run if redacted == decoded else json.dumps(redacted, ensure_ascii=False)[1:-1]
+
+    def _percent_escaped(self, match: re.Match[str]) -> str:
+        run = decoded = match.group()
+        for _ in range(3):  # double (or triple) encoding hides nothing either
+            decoded, previous = unquote(decoded), decoded
+            if decoded == previous:
+                break
+        redacted = self._plain(decoded)
+        return run if redacted == decoded else quote(redacted, safe="-_.~")
+
+
+class DeltaJoiner:
+    """Redacts secrets split across the deltas of one content block (`text_delta`, `input_json_delta`...).
+
+    Each delta is stored as it arrives; a pattern match in the concatenation of a block's deltas
+    has every character that falls in the current delta replaced, so joining the stored deltas
+    never rebuilds the secret. Characters of a match that were stored earlier are those that did
+    not yet match on their own (for API keys at most `sk-ant`, none of the key's secret part).
+    """
+
+    def __init__(self, redactor: Redactor) -> None:
+        self.redactor = redactor
+        self.tails: dict[tuple[object, str], str] = {}
+
+    def piece(self, block: object, field: str, text: str) -> str:
+        """What to store of `text`, the next `field` delta (e.g. `text`) of content block `block`."""
+        stream = (block, field)
+        tail = self.tails.get(stream, "")
+        joined = tail + text
+        spans = self.redactor.spans(joined)
+        keep = max(0, len(joined) - _TAIL)
+        if spans and spans[-1][1] == len(joined):  # a match may go on in the next delta
+            keep = min(keep, max(spans[-1][0], len(joined) - _OPEN_MATCH))
+        self.tails[stream] = joined[keep:]
+        offset = len(tail)
+        if not spans or spans[-1][1] <= offset:
+            return text
+        out, position = [], offset
+        for start, end in spans:
+            if end > offset:
+                start = max(start, offset)
+                out += [joined[position:start], self.redactor.replacement]
+                position = end
+        out.append(joined[position:])
+        return "".join(out)
+
+    def forget(self, block: object) -> None:
+        """Content block `block` stopped: its deltas are over."""
+        for stream in [s for s in self.tails if s[0] == block]:
+            del self.tails[stream]

@@ -20,15 +20,14 @@ _ENCODING_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
 class Recorder:
     """Writes exchanges into one cassette; shared by transports, `record()` and the proxy.
 
-    `path` may also be an open CassetteWriter (several recorders can share one file).
+    `path` may also be an open CassetteWriter (several recorders can share one file); it stays
+    open when the recorder closes: whoever created it closes it.
     """
 
     def __init__(self, path: StrPath | CassetteWriter, *, redactor: Redactor | None = None,
                  append: bool = False) -> None:
-        if isinstance(path, CassetteWriter):
-            self.writer = path
-        else:
-            self.writer = CassetteWriter(path, redactor=redactor, append=append)
+        self._owns_writer = not isinstance(path, CassetteWriter)
+        self.writer = CassetteWriter(path, redactor=redactor, append=append) if self._owns_writer else path
 
     @property
     def redactor(self) -> Redactor:
@@ -45,7 +44,10 @@ class Recorder:
             raise
         response = exchange.respond(response)
         if _is_error_body(response):
-            return _with_body(response, b"".join(response.stream))  # type: ignore[arg-type]
+            try:
+                return _with_body(response, b"".join(response.stream))  # type: ignore[arg-type]
+            finally:
+                response.close()  # gives the connection back to the pool
         return response
 
     async def asend(self, request: httpx2.Request,
@@ -60,11 +62,16 @@ class Recorder:
             raise
         response = exchange.respond(response)
         if _is_error_body(response):
-            return _with_body(response, b"".join([chunk async for chunk in response.stream]))  # type: ignore[union-attr]
+            try:
+                return _with_body(response, b"".join([chunk async for chunk in response.stream]))  # type: ignore[union-attr]
+            finally:
+                await response.aclose()  # gives the connection back to the pool
         return response
 
     def close(self) -> None:
-        self.writer.close()
+        """Close the writer if this recorder opened it."""
+        if self._owns_writer:
+            self.writer.close()
 
     def _begin(self, request: httpx2.Request) -> _Exchange:
         id = self.writer.new_id()
@@ -184,12 +191,16 @@ class _RecordingStream(httpx2.SyncByteStream, httpx2.AsyncByteStream):
         self.exchange.finish()
 
     def close(self) -> None:
-        self.exchange.finish("cancelled")
-        self.inner.close()
+        try:
+            self.exchange.finish("cancelled")
+        finally:
+            self.inner.close()
 
     async def aclose(self) -> None:
-        self.exchange.finish("cancelled")
-        await self.inner.aclose()
+        try:
+            self.exchange.finish("cancelled")
+        finally:
+            await self.inner.aclose()
 
 
 class RecordingTransport(httpx2.BaseTransport):
