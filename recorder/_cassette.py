@@ -159,8 +159,13 @@ class CassetteWriter:
         self.write_line(part.to_json(id))
 
     def write_event(self, id: int, t: float, sse: SSEEvent) -> None:
-        """Write one event as it arrives: the recording hot path."""
+        """Write one event as it arrives."""
         self._emit(self._lines.event(id, t, sse))
+
+    def write_events(self, id: int, t: float, events: list[SSEEvent]) -> None:
+        """Write the events one chunk completed, in one system call: the recording hot path."""
+        event = self._lines.event
+        self._emit("".join([event(id, t, sse) for sse in events]))
 
     def close(self) -> None:
         """Stop writing; the file closes when the last writer of this process on it closes."""
@@ -233,10 +238,16 @@ class _Lines:
             if data.get("type") == "content_block_stop" and id in self.joiners:
                 self.joiners[id].forget(data.get("index"))
             return data
-        joiner = self.joiners.get(id) or self.joiners.setdefault(id, DeltaJoiner(self.redactor))
+        joiner = self.joiners.get(id)
+        if joiner is None:
+            joiner = self.joiners[id] = DeltaJoiner(self.redactor)
         index = data.get("index")
-        changed = {field: piece for field, value in delta.items()
-                   if field != "type" and type(value) is str and (piece := joiner.piece(index, field, value)) != value}
+        changed: dict[str, str] = {}
+        for field, value in delta.items():
+            if type(value) is str and field != "type":
+                piece = joiner.piece(index, field, value)
+                if piece is not value:
+                    changed[field] = piece
         return {**data, "delta": {**delta, **changed}} if changed else data
 
 
@@ -330,9 +341,11 @@ def _continue(fd: int, path: Path) -> int | None:
 
 
 def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
+    written = os.write(fd, data)
+    if written < len(data):  # rare (a full disk, a signal): write the rest
+        view = memoryview(data)[written:]
+        while view:
+            view = view[os.write(fd, view):]
 
 
 _NAMES: dict[str | None, str] = {}

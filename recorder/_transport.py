@@ -132,9 +132,10 @@ class _Exchange:
         if self.sse is None:
             self.body += chunk
             return
-        for sse in self.sse.decode(chunk):
-            self.seen.add(sse.event)
-            self.writer.write_event(self.id, t, sse)
+        events = self.sse.decode(chunk)
+        if events:
+            self.seen.update([sse.event for sse in events])
+            self.writer.write_events(self.id, t, events)
 
     def finish(self, outcome: Outcome | None = None) -> None:
         """The body ended (or the app closed it early, `outcome="cancelled"`)."""
