@@ -14,9 +14,11 @@ SECRET_HEADERS = frozenset({"x-api-key", "authorization", "proxy-authorization",
 # Anthropic keys look like sk-ant-api03-…, sk-ant-admin01-…, sk-ant-oat01-…; the whole token goes.
 API_KEY = re.compile(r"sk-ant-[A-Za-z0-9_\-]*")
 _SECRET_HEADER_NAME = re.compile(r"(^|-)(key|token|secret|password)$")
-# Runs of text holding JSON `\uXXXX` escapes or URL `%XX` escapes: a key can hide in either
-# (`sk\u002dant\u002d…` is valid JSON for the same string), so such runs are also checked decoded.
-_JSON_ESCAPED = re.compile(r'(?:[^"\\\s]|\\u[0-9A-Fa-f]{4})*\\u[0-9A-Fa-f]{4}(?:[^"\\\s]|\\u[0-9A-Fa-f]{4})*')
+# Runs of text holding JSON `\uXXXX` escapes (also escaped again, `\\uXXXX`, as in a tool's partial
+# JSON) or URL `%XX` escapes: a key can hide in either (`sk\u002dant\u002d…` is valid JSON for the
+# same string), so such runs are also checked decoded.
+_ESCAPE = re.compile(r"\\+u([0-9A-Fa-f]{4})")
+_JSON_ESCAPED = re.compile(r'(?:[^"\\\s]|\\+u[0-9A-Fa-f]{4})*\\+u[0-9A-Fa-f]{4}(?:[^"\\\s]|\\+u[0-9A-Fa-f]{4})*')
 _PERCENT_ESCAPED = re.compile(r"[A-Za-z0-9_.~+\-%]*%[0-9A-Fa-f]{2}[A-Za-z0-9_.~+\-%]*")
 # How much of a delta stream is kept to find a secret that starts before the current delta
 # (secrets longer than this that are split across deltas are cut at this length).
@@ -77,16 +79,22 @@ class Redactor:
         return text
 
     def spans(self, text: str) -> list[tuple[int, int]]:
-        """Where patterns match in `text`: sorted, merged, non-empty (start, end) ranges."""
-        found = sorted(m.span() for p in self.patterns if p is not API_KEY or "sk-ant-" in text
-                       for m in p.finditer(text) if m.end() > m.start())
+        """Where patterns match in `text`, also through `\\uXXXX` escapes: sorted, merged, non-empty ranges."""
+        found = self._matches(text)
+        if "\\u" in text:
+            decoded, starts = _unescaped(text)
+            found += [(starts[start], starts[end]) for start, end in self._matches(decoded)]
         merged: list[tuple[int, int]] = []
-        for start, end in found:
+        for start, end in sorted(found):
             if merged and start <= merged[-1][1]:
                 merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
             else:
                 merged.append((start, end))
         return merged
+
+    def _matches(self, text: str) -> list[tuple[int, int]]:
+        return [m.span() for p in self.patterns if p is not API_KEY or "sk-ant-" in text
+                for m in p.finditer(text) if m.end() > m.start()]
 
     def _plain(self, text: str) -> str:
         for pattern in self.patterns:
@@ -97,13 +105,10 @@ class Redactor:
 
     def _json_escaped(self, match: re.Match[str]) -> str:
         run = match.group()
-        try:
-            decoded = json.loads(f'"{run}"')
-        except ValueError:
-            return run
+        decoded = _unescaped(run)[0]
         redacted = self._plain(decoded)
-        # Re-escaped so the JSON line stays valid whatever the escapes decoded to.
-        return run if redacted == decoded else json.dumps(redacted, ensure_ascii=False)[1:-1]
+        # Re-escaped (ASCII only) so the JSON line stays valid whatever the escapes decoded to.
+        return run if redacted == decoded else json.dumps(redacted)[1:-1]
 
     def _percent_escaped(self, match: re.Match[str]) -> str:
         run = decoded = match.group()
@@ -113,6 +118,22 @@ class Redactor:
                 break
         redacted = self._plain(decoded)
         return run if redacted == decoded else quote(redacted, safe="-_.~")
+
+
+def _unescaped(text: str) -> tuple[str, list[int]]:
+    """`text` with every `\\uXXXX` (however many backslashes) decoded, and where each character came from."""
+    out: list[str] = []
+    starts: list[int] = []
+    position = 0
+    for match in _ESCAPE.finditer(text):
+        out.append(text[position:match.start()])
+        starts.extend(range(position, match.start()))
+        out.append(chr(int(match.group(1), 16)))
+        starts.append(match.start())
+        position = match.end()
+    out.append(text[position:])
+    starts.extend(range(position, len(text) + 1))
+    return "".join(out), starts
 
 
 class DeltaJoiner:
@@ -133,7 +154,7 @@ class DeltaJoiner:
         stream = (block, field)
         tail = self.tails.get(stream, "")
         joined = tail + text
-        if self.redactor.patterns is _DEFAULT_PATTERNS and "sk-ant-" not in joined:
+        if self.redactor.patterns is _DEFAULT_PATTERNS and "sk-ant-" not in joined and "\\u" not in joined:
             self.tails[stream] = joined[-_TAIL:]  # the common case, answered without the regex engine
             return text
         spans = self.redactor.spans(joined)
