@@ -196,7 +196,7 @@ class _Lines:
 
     def __init__(self, redactor: Redactor) -> None:
         self.redactor = redactor
-        self.joiners: dict[int, DeltaJoiner] = {}
+        self.joiner = DeltaJoiner(redactor)
 
     def encode(self, line: dict[str, Any]) -> str:
         kind = line.get("kind")
@@ -206,7 +206,7 @@ class _Lines:
             if stored is not data:
                 line = {**line, "data": stored}
         elif kind == "end":
-            self.joiners.pop(line["id"], None)
+            self.joiner.forget(line["id"])
         return self.redactor.text(dumps(line)) + "\n"
 
     def event(self, id: int, t: float, sse: SSEEvent) -> str:
@@ -235,20 +235,17 @@ class _Lines:
             return data
         delta = data.get("delta")
         if type(delta) is not dict:
-            if data.get("type") == "content_block_stop" and id in self.joiners:
-                self.joiners[id].forget(data.get("index"))
+            if data.get("type") == "content_block_stop":
+                self.joiner.forget(id, data.get("index"))
             return data
-        joiner = self.joiners.get(id)
-        if joiner is None:
-            joiner = self.joiners[id] = DeltaJoiner(self.redactor)
         index = data.get("index")
-        changed: dict[str, str] = {}
+        changed = None
         for field, value in delta.items():
             if type(value) is str and field != "type":
-                piece = joiner.piece(index, field, value)
+                piece = self.joiner.piece((id, index, field), value)
                 if piece is not value:
-                    changed[field] = piece
-        return {**data, "delta": {**delta, **changed}} if changed else data
+                    changed = {**(changed or {}), field: piece}
+        return data if changed is None else {**data, "delta": {**delta, **changed}}
 
 
 class _Sink:

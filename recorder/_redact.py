@@ -147,14 +147,14 @@ class DeltaJoiner:
 
     def __init__(self, redactor: Redactor) -> None:
         self.redactor = redactor
-        self.tails: dict[tuple[object, str], str] = {}
+        self.tails: dict[tuple[object, ...], str] = {}
+        self._quick = redactor.patterns is _DEFAULT_PATTERNS
 
-    def piece(self, block: object, field: str, text: str) -> str:
-        """What to store of `text`, the next `field` delta (e.g. `text`) of content block `block`."""
-        stream = (block, field)
+    def piece(self, stream: tuple[object, ...], text: str) -> str:
+        """What to store of `text`, the next delta of `stream` (e.g. interaction id, block index, field)."""
         tail = self.tails.get(stream, "")
         joined = tail + text
-        if self.redactor.patterns is _DEFAULT_PATTERNS and "sk-ant-" not in joined and "\\u" not in joined:
+        if self._quick and "sk-ant-" not in joined and "\\u" not in joined:
             self.tails[stream] = joined[-_TAIL:]  # the common case, answered without the regex engine
             return text
         spans = self.redactor.spans(joined)
@@ -174,7 +174,8 @@ class DeltaJoiner:
         out.append(joined[position:])
         return "".join(out)
 
-    def forget(self, block: object) -> None:
-        """Content block `block` stopped: its deltas are over."""
-        for stream in [s for s in self.tails if s[0] == block]:
+    def forget(self, *prefix: object) -> None:
+        """The streams starting with `prefix` are over (a content block stopped, an interaction ended)."""
+        size = len(prefix)
+        for stream in [s for s in self.tails if s[:size] == prefix]:
             del self.tails[stream]
