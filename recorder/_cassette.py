@@ -165,7 +165,7 @@ class CassetteWriter:
     def write_events(self, id: int, t: float, events: list[SSEEvent]) -> None:
         """Write the events one chunk completed, in one system call: the recording hot path."""
         event = self._lines.event
-        self._emit("".join([event(id, t, sse) for sse in events]))
+        self._emit(event(id, t, events[0]) if len(events) == 1 else "".join([event(id, t, sse) for sse in events]))
 
     def close(self) -> None:
         """Stop writing; the file closes when the last writer of this process on it closes."""
@@ -183,12 +183,13 @@ class CassetteWriter:
 
     def _emit(self, text: str) -> None:
         data = text.encode()
-        with self._sink.lock:
+        sink = self._sink
+        with sink.lock:
             if self._closed:
                 raise CassetteClosedError(
                     f"this CassetteWriter was closed, so the line was not written: {text[:80]!r}; keep the "
                     "writer open while clients record through it (whoever created it closes it)", path=self.path)
-            self._sink.write(data)
+            _write_all(sink.fd, data)
 
 
 class _Lines:
@@ -197,6 +198,8 @@ class _Lines:
     def __init__(self, redactor: Redactor) -> None:
         self.redactor = redactor
         self.joiner = DeltaJoiner(redactor)
+        self.names: dict[str | None, str] = {}
+        self.clean = redactor.is_clean
 
     def encode(self, line: dict[str, Any]) -> str:
         kind = line.get("kind")
@@ -225,7 +228,11 @@ class _Lines:
                 stored = self._delta(id, value)
                 if stored is not value:
                     return self.redactor.text(dumps(Event(t, sse.event, Payload(stored)).to_json(id))) + "\n"
-                name = _NAMES.get(sse.event) or _NAMES.setdefault(sse.event, dumps(sse.event))
+                name = self.names.get(sse.event)
+                if name is None:
+                    name = self.names[sse.event] = self.redactor.text(dumps(sse.event))
+                if self.clean(data):
+                    return f'{{"id":{id},"kind":"event","t":{t!r},"event":{name},"data":{data}}}\n'
                 return self.redactor.text(f'{{"id":{id},"kind":"event","t":{t!r},"event":{name},"data":{data}}}') + "\n"
         return self.encode(Event(t, sse.event, Payload(**payload_fields(data)), sse.id, sse.retry).to_json(id))
 
@@ -289,10 +296,6 @@ class _Sink:
             self.next_id += 1
             return self.next_id - 1
 
-    def write(self, data: bytes) -> None:
-        """Write under `lock` (held by the caller)."""
-        _write_all(self.fd, data)
-
     def release(self) -> None:
         with self._registry:
             self.users -= 1
@@ -343,9 +346,6 @@ def _write_all(fd: int, data: bytes) -> None:
         view = memoryview(data)[written:]
         while view:
             view = view[os.write(fd, view):]
-
-
-_NAMES: dict[str | None, str] = {}
 
 
 class _Numbered:
