@@ -39,7 +39,7 @@ def crash_safety(scale: float) -> list[str]:
         "| figure | value |", "|---|---|",
         f"| recorder processes SIGKILLed mid-stream (paced stream over a real socket) | {report.kills} |",
         f"| cassettes loaded after a kill, each one appended to after the previous kill | {report.loads} |",
-        f"| kills that left a cut last line, repaired by the next append | {report.cut_lines} |",
+        f"| last lines also torn by hand (as a full disk leaves them), repaired by the next append | {report.torn} |",
         f"| events the application had received, all found on disk | {report.events_received} |",
     ]
 

@@ -25,6 +25,7 @@ _PERCENT_ESCAPED = re.compile(r"[A-Za-z0-9_.~+\-%]*%[0-9A-Fa-f]{2}[A-Za-z0-9_.~+
 _TAIL = 256
 _OPEN_MATCH = 4096
 _DEFAULT_PATTERNS = (API_KEY,)
+_KEY_STARTS = ("s", "sk", "sk-", "sk-a", "sk-an", "sk-ant", "\\")  # what the next delta can complete into a key
 
 
 @dataclass(frozen=True)
@@ -158,17 +159,25 @@ class DeltaJoiner:
 
     def piece(self, stream: tuple[object, ...], text: str) -> str:
         """What to store of `text`, the next delta of `stream` (e.g. interaction id, block index, field)."""
-        tail = self.tails.get(stream, "")
-        joined = tail + text
-        if self._quick and "sk-ant-" not in joined and "\\u" not in joined:
-            self.tails[stream] = joined[-_TAIL:]  # the common case, answered without the regex engine
+        tail = self.tails.get(stream)
+        if tail is None and self._quick and "sk-ant-" not in text and "\\u" not in text:
+            # The common case, answered without the regex engine: only the end of this delta can
+            # begin a key the next one finishes.
+            if text.endswith(_KEY_STARTS):
+                self.tails[stream] = text[-_TAIL:]
             return text
+        joined = (tail or "") + text
         spans = self.redactor.spans(joined)
         keep = max(0, len(joined) - _TAIL)
         if spans and spans[-1][1] == len(joined):  # a match may go on in the next delta
             keep = min(keep, max(spans[-1][0], len(joined) - _OPEN_MATCH))
-        self.tails[stream] = joined[keep:]
-        offset = len(tail)
+        elif self._quick and not joined.endswith(_KEY_STARTS) and "\\u" not in joined[-_TAIL:]:
+            keep = len(joined)  # nothing at the end can begin a key
+        if keep < len(joined):
+            self.tails[stream] = joined[keep:]
+        else:
+            self.tails.pop(stream, None)
+        offset = len(joined) - len(text)
         if not spans or spans[-1][1] <= offset:
             return text
         out, position = [], offset

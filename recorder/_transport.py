@@ -126,7 +126,7 @@ class _Exchange:
         )
 
     def feed(self, chunk: bytes) -> None:
-        t = self.elapsed()
+        t = round(time.monotonic() - self.started, 6)  # elapsed(), inlined on the hot path
         if self.decoder is not None:
             chunk = b"".join(self.decoder.decode(chunk))
         if self.sse is None:
@@ -134,7 +134,10 @@ class _Exchange:
             return
         events = self.sse.decode(chunk)
         if events:
-            self.seen.update([sse.event for sse in events])
+            if len(events) == 1:
+                self.seen.add(events[0].event)
+            else:
+                self.seen.update([sse.event for sse in events])
             self.writer.write_events(self.id, t, events)
 
     def finish(self, outcome: Outcome | None = None) -> None:
