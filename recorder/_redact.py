@@ -17,9 +17,10 @@ _SECRET_HEADER_NAME = re.compile(r"(^|-)(key|token|secret|password)$")
 # Runs of text holding JSON `\uXXXX` escapes (also escaped again, `\\uXXXX`, as in a tool's partial
 # JSON) or URL `%XX` escapes: a key can hide in either (`sk\u002dant\u002d…` is valid JSON for the
 # same string), so such runs are also checked decoded.
-_ESCAPE = re.compile(r"\\+u([0-9A-Fa-f]{4})")
-_JSON_ESCAPED = re.compile(r'(?:[^"\\\s]|\\+u[0-9A-Fa-f]{4})*\\+u[0-9A-Fa-f]{4}(?:[^"\\\s]|\\+u[0-9A-Fa-f]{4})*')
-_PERCENT_ESCAPED = re.compile(r"[A-Za-z0-9_.~+\-%]*%[0-9A-Fa-f]{2}[A-Za-z0-9_.~+\-%]*")
+# Possessive runs that start an escape at its first backslash: linear time on any input.
+_ESCAPE = re.compile(r"(?<!\\)\\++u([0-9A-Fa-f]{4})")
+_JSON_RUN = re.compile(r'(?:[^"\\\s]|(?<!\\)\\++u[0-9A-Fa-f]{4})++')
+_PERCENT_RUN = re.compile(r"[A-Za-z0-9_.~+\-%]++")
 # How much of a delta stream is kept to find a secret that starts before the current delta
 # (secrets longer than this that are split across deltas are cut at this length).
 _TAIL = 256
@@ -74,9 +75,9 @@ class Redactor:
         """`text` (typically one JSON line) with every pattern match replaced, escaped forms included."""
         text = self._plain(text)
         if "\\u" in text:
-            text = _JSON_ESCAPED.sub(self._json_escaped, text)
+            text = _JSON_RUN.sub(self._json_escaped, text)
         if "%" in text:
-            text = _PERCENT_ESCAPED.sub(self._percent_escaped, text)
+            text = _PERCENT_RUN.sub(self._percent_escaped, text)
         return text
 
     def is_clean(self, text: str) -> bool:
@@ -112,6 +113,8 @@ class Redactor:
 
     def _json_escaped(self, match: re.Match[str]) -> str:
         run = match.group()
+        if "\\u" not in run:
+            return run
         decoded = _unescaped(run)[0]
         redacted = self._plain(decoded)
         # Re-escaped (ASCII only) so the JSON line stays valid whatever the escapes decoded to.
@@ -119,6 +122,8 @@ class Redactor:
 
     def _percent_escaped(self, match: re.Match[str]) -> str:
         run = decoded = match.group()
+        if "%" not in run:
+            return run
         for _ in range(3):  # double (or triple) encoding hides nothing either
             decoded, previous = unquote(decoded), decoded
             if decoded == previous:
@@ -192,5 +197,6 @@ class DeltaJoiner:
     def forget(self, *prefix: object) -> None:
         """The streams starting with `prefix` are over (a content block stopped, an interaction ended)."""
         size = len(prefix)
-        for stream in [s for s in self.tails if s[:size] == prefix]:
-            del self.tails[stream]
+        for stream in list(self.tails):  # a snapshot: other threads may record meanwhile
+            if stream[:size] == prefix:
+                self.tails.pop(stream, None)
