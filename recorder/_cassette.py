@@ -245,11 +245,13 @@ class _Lines:
             if data.get("type") == "content_block_stop":
                 self.joiner.forget(id, data.get("index"))
             return data
-        index = data.get("index")
+        joiner = self.joiner
         changed = None
         for field, value in delta.items():
             if type(value) is str and field != "type":
-                piece = self.joiner.piece((id, index, field), value)
+                if not joiner.tails and joiner.needs_no_tail(value):
+                    continue  # the usual delta: nothing pending, nothing to keep
+                piece = joiner.piece((id, data.get("index"), field), value)
                 if piece is not value:
                     changed = {**(changed or {}), field: piece}
         return data if changed is None else {**data, "delta": {**delta, **changed}}

@@ -364,7 +364,7 @@ def test_a_percent_encoded_key_in_the_url_is_redacted(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("kind", [("text", "text_delta"), ("tool_use", "input_json_delta"),
                                   ("thinking", "thinking_delta")])
-@pytest.mark.parametrize("split", [3, 6, 7, 13, 20, len(KEY) - 1])
+@pytest.mark.parametrize("split", [1, 2, 3, 6, 7, 13, 20, len(KEY) - 1])
 def test_a_key_split_across_deltas_cannot_be_rebuilt(tmp_path: Path, kind: tuple[str, str], split: int) -> None:
     text = f"use {KEY} now"
     pieces = [text[: 4 + split], text[4 + split:]]
