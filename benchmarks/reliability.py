@@ -33,8 +33,9 @@ def crash_safety(scale: float) -> list[str]:
     return [
         "A recorder killed at any moment (SIGKILL, mid-stream, mid-write) leaves a cassette that loads, and it",
         "holds every event the application had received: each event is written to the OS in one system call",
-        "before its bytes are handed on. `append=True` continues such a cassette: a last line cut without its",
-        "newline is dropped first (kept, with its newline, when it is whole JSON), as `load` reads it.",
+        "before its bytes are handed on, so a kill never cuts a line. `append=True` continues such a cassette,",
+        "and one whose last line was torn some other way (a full disk, a power loss): that line is dropped",
+        "first (kept, with its newline, when it is whole JSON), exactly as `load` reads it.",
         "",
         "| figure | value |", "|---|---|",
         f"| recorder processes SIGKILLed mid-stream (paced stream over a real socket) | {report.kills} |",

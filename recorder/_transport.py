@@ -134,10 +134,7 @@ class _Exchange:
             return
         events = self.sse.decode(chunk)
         if events:
-            if len(events) == 1:
-                self.seen.add(events[0].event)
-            else:
-                self.seen.update([sse.event for sse in events])
+            self.seen.update([sse.event for sse in events])
             self.writer.write_events(self.id, t, events)
 
     def finish(self, outcome: Outcome | None = None) -> None:
