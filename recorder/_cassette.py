@@ -109,7 +109,8 @@ def parse(data: bytes | str, *, path: StrPath | None = None) -> Cassette:
 def save(cassette: Cassette, path: StrPath) -> Path:
     """Write a whole cassette (redacted like a recording) and return its path."""
     path = Path(path)
-    with CassetteWriter(path, meta=dict(cassette.header)) as writer:
+    # Its ids are the cassette's own, so it may not join a file this process is recording into.
+    with CassetteWriter(path, meta=dict(cassette.header), share=False) as writer:
         for line in cassette.lines()[1:]:
             writer.write_line(line)
     return path
@@ -129,15 +130,16 @@ class CassetteWriter:
     a last line cut short by a killed recorder is dropped first (see docs/cassette-format.md).
     Every writer of this process on one file shares it (ids never repeat, lines never mix, a
     second writer never truncates it); another process recording into the file at the same
-    time gets CassetteBusyError. A write after `close()` raises CassetteClosedError.
+    time gets CassetteBusyError (so does a writer with `share=False` on a file this process
+    writes already). A write after `close()` raises CassetteClosedError.
     """
 
     def __init__(self, path: StrPath, *, redactor: Redactor | None = None, meta: dict[str, Any] | None = None,
-                 append: bool = False) -> None:
+                 append: bool = False, share: bool = True) -> None:
         self.path = Path(path)
         self.redactor = redactor or Redactor.default()
         self._lines = _Lines(self.redactor)
-        self._sink = _Sink.open(self.path, append=append,
+        self._sink = _Sink.open(self.path, append=append, share=share,
                                 first_line=lambda: self._lines.encode(meta if meta is not None else header()))
         self._closed = False
 
@@ -268,7 +270,7 @@ class _Sink:
         self.lock = threading.Lock()
 
     @classmethod
-    def open(cls, path: Path, *, append: bool, first_line: Callable[[], str]) -> _Sink:
+    def open(cls, path: Path, *, append: bool, share: bool, first_line: Callable[[], str]) -> _Sink:
         """The file's sink: joined if this process writes it already, else locked, continued or started."""
         path.parent.mkdir(parents=True, exist_ok=True)
         with cls._registry:
@@ -278,6 +280,9 @@ class _Sink:
                 status = os.fstat(fd)
                 key = (status.st_dev, status.st_ino)
                 if (sink := cls._open.get(key)) is not None:
+                    if not share:
+                        raise CassetteBusyError("this process is recording into this cassette; write the whole "
+                                                "cassette to another file", path=path)
                     os.close(fd)
                     sink.users += 1
                     return sink

@@ -243,3 +243,13 @@ def test_an_event_stream_recorded_by_two_writers_has_unique_ids(tmp_path: Path) 
     for w in writers:
         w.close()
     assert sorted(ids) == list(range(100))
+
+
+def test_saving_a_whole_cassette_over_one_being_recorded_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "open.jsonl"
+    with CassetteWriter(path) as writer:
+        writer.write(writer.new_id(), recorder.Response(0.0, 200, {}))
+        with pytest.raises(recorder.CassetteBusyError, match="this process is recording into this cassette"):
+            recorder.save(recorder.load(path), path)  # its ids would collide with the recording's
+        writer.write(writer.new_id(), recorder.Response(0.0, 200, {}))
+    assert [i.id for i in recorder.load(path)] == [0, 1]
