@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import jsonlines
 import orjson
@@ -262,8 +262,8 @@ class _Lines:
 class _Sink:
     """One open cassette file, shared by every CassetteWriter of this process that writes it."""
 
-    _open: dict[tuple[int, int], _Sink] = {}
-    _registry = threading.Lock()
+    _open: ClassVar[dict[tuple[int, int], _Sink]] = {}
+    _registry: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, fd: int, key: tuple[int, int], next_id: int) -> None:
         self.fd, self.key, self.next_id, self.users = fd, key, next_id, 1

@@ -9,7 +9,16 @@ from typing import Any
 import httpx2
 
 from ._cassette import CassetteWriter, StrPath
-from ._model import Body, End, ErrorInfo, Outcome, Payload, Request, Response, payload_fields
+from ._model import (
+    Body,
+    End,
+    ErrorInfo,
+    Outcome,
+    Payload,
+    Request,
+    Response,
+    payload_fields,
+)
 from ._redact import Redactor
 from ._sse import SSEDecoder
 

@@ -54,7 +54,7 @@ def append_with_cli(path: Path) -> None:
            f"**{BODY!r}, stream=True))")
     with ScriptedUpstream([Reply(chunks=(Chunk(WIRE),))]) as upstream:
         result = subprocess.run([*CLI, "record", "-o", str(path), "--append", "--upstream", upstream.base_url, "--",
-                                 sys.executable, "-c", app], capture_output=True, text=True, timeout=60)
+                                 sys.executable, "-c", app], capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
 
 
@@ -225,7 +225,7 @@ def test_two_listening_proxies_on_one_file_the_second_is_refused(tmp_path: Path)
         url = first.stdout.readline().strip()  # type: ignore[union-attr]
         assert url.startswith("http://127.0.0.1:")
         second = subprocess.run([*CLI, "record", "-o", str(path), "--append", "--listen"], capture_output=True,
-                                text=True, timeout=30)
+                                text=True, timeout=30, check=False)
         assert second.returncode == 2
         assert second.stderr.startswith("Error: ") and "another process is recording" in second.stderr
         assert len(second.stderr.strip().splitlines()) == 1

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import anthropic
 import httpx2
+from helpers import BODY
 
 import recorder
-from helpers import BODY
 from replayer import Reply, ScriptedUpstream
 
 ERRORS = 160  # more than httpx2's default pool of 100 connections

@@ -11,6 +11,7 @@ stored deltas of a content block; every one of these views is checked.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -22,11 +23,11 @@ from urllib.parse import unquote
 import anthropic
 import httpx2
 import pytest
+from helpers import Chunks
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import recorder
-from helpers import Chunks
 from replayer import Chunk, Reply, ScriptedUpstream
 from replayer._generated import GeneratedStream
 from replayer._vcr import export_vcr, import_vcr
@@ -70,7 +71,7 @@ class Scenario:
 
     def chunks(self) -> list[bytes]:
         wire, points = self.wire, sorted({c % max(len(self.wire), 1) for c in self.cuts} | {0, len(self.wire)})
-        return [wire[a:b] for a, b in zip(points, points[1:]) if b > a]
+        return [wire[a:b] for a, b in itertools.pairwise(points) if b > a]
 
 
 def message_events(blocks: list[tuple[str, str, list[str]]], escape: bool | None = None) -> list[tuple[str, str]]:
