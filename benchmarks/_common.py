@@ -43,9 +43,9 @@ SSE_HEADERS = {"content-type": "text/event-stream; charset=utf-8", "request-id":
 
 def _synthetic() -> Any:
     try:
-        from replayer import _synthetic
+        from replayer.fuzzing import _synthetic
     except ImportError as exc:  # pragma: no cover - depends on the other engineer's module
-        raise SystemExit(f"benchmarks need replayer/_synthetic.py (text_message, sse_bytes): {exc}") from None
+        raise SystemExit(f"benchmarks need replayer/fuzzing/_synthetic.py (text_message, sse_bytes): {exc}") from None
     return _synthetic
 
 

@@ -8,7 +8,7 @@ thinking, tool_use and cited text blocks, 4-5 of them). The consumer is the usua
 - ceiling:    the SDK parsing the same streams' bytes (`sse_bytes`, one chunk, like instant
               replay) from an `httpx2.MockTransport`, a new client per stream; the streams are
               drawn beforehand and not timed;
-- fuzz:       `replayer._fuzz.fuzz(consumer, strategy=..., seed=...)` end to end: hypothesis
+- fuzz:       `replayer.fuzzing._runner.fuzz(consumer, strategy=..., seed=...)` end to end: hypothesis
               draws each stream, FakeAnthropic replays it, the consumer runs;
 - fuzz + chunkings: the same with every stream's bytes re-cut by a drawn `chunkings()` value
               (byte-by-byte cuts included), for information;
@@ -33,8 +33,8 @@ import anthropic
 import httpx2
 from hypothesis import HealthCheck, Phase, given, seed, settings
 
-from replayer._fuzz import fuzz
-from replayer._synthetic import sse_bytes
+from replayer.fuzzing._runner import fuzz
+from replayer.fuzzing._synthetic import sse_bytes
 from replayer.strategies import chunkings, message_streams, st
 
 BENCH = "fuzz"

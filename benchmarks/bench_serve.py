@@ -38,7 +38,7 @@ sys.path.insert(0, str(HERE.parent))
 
 import recorder
 from recorder import encode_event
-from replayer._synthetic import sse_bytes, text_message
+from replayer.fuzzing._synthetic import sse_bytes, text_message
 
 BENCH = "serve"
 FIRST_EVENT = 0.3

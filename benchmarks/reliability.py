@@ -3,8 +3,8 @@
     python benchmarks/reliability.py > docs/reliability.md      # about two minutes on 2 cores
 
 Each section states one guarantee and runs the campaign of the test suite that checks it, with
-larger bounds (tests/test_crash_safety.py, tests/test_secrets.py, tests/test_append_and_locking.py,
-tests/test_proxy_errors.py); any broken guarantee stops the run with the failing assertion.
+larger bounds (tests/recorder/test_crash_safety.py, test_secrets.py, test_append_and_locking.py and
+test_proxy_errors.py); any broken guarantee stops the run with the failing assertion.
 Add a section by adding a function to SECTIONS.
 """
 
@@ -17,13 +17,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import test_append_and_locking as locking
-import test_crash_safety as crashes
-import test_proxy_errors as proxy_errors
-import test_secrets as secrets
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+
+from tests.recorder import test_append_and_locking as locking  # noqa: E402
+from tests.recorder import test_crash_safety as crashes  # noqa: E402
+from tests.recorder import test_proxy_errors as proxy_errors  # noqa: E402
+from tests.recorder import test_secrets as secrets  # noqa: E402
 
 
 def crash_safety(scale: float) -> list[str]:

@@ -1,6 +1,6 @@
 """Run every benchmark, each in its own process, then print one summary table.
 
-    python benchmarks/run.py                   # all four, about 1.5-2 minutes
+    python benchmarks/run.py                   # all of them, about 2 minutes
     python benchmarks/run.py --only replay,pacing
     python benchmarks/run.py --seconds 60      # the full 60 s pacing check
 
@@ -20,7 +20,7 @@ from pathlib import Path
 import _common as c
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("replay", "record", "scaling", "pacing", "serve", "fuzz")
+BENCHMARKS = ("replay", "load", "record", "scaling", "pacing", "serve", "fuzz", "startup")
 
 
 def main(argv: list[str] | None = None) -> int:

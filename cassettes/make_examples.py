@@ -1,7 +1,7 @@
 """Regenerate the example cassettes shipped in cassettes/: python cassettes/make_examples.py
 
 Nothing here talks to Anthropic. A local `replayer.ScriptedUpstream` on 127.0.0.1 streams
-synthetic, protocol-valid events (`replayer._synthetic`) at a scripted, seeded pace, and the
+synthetic, protocol-valid events (`replayer.fuzzing._synthetic`) at a scripted, seeded pace, and the
 real anthropic SDK calls it through the real `recorder.RecordingTransport`. So the content
 and timing are made up, but every byte went through the same path as a live recording.
 Reruns give the same files except for the header's `created` and the measured `t` offsets.
@@ -31,7 +31,7 @@ if str(HERE.parent) not in sys.path:  # run as a script from anywhere
 
 import recorder  # noqa: E402
 from replayer import Chunk, Reply, ScriptedUpstream  # noqa: E402
-from replayer._synthetic import (  # noqa: E402
+from replayer.fuzzing._synthetic import (  # noqa: E402
     Events,
     error_event,
     sse_bytes,

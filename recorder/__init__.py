@@ -1,5 +1,9 @@
 """Record Anthropic Messages API sessions, SSE event by event, into JSONL cassettes."""
 
+from typing import TYPE_CHECKING
+
+import lazy_loader as _lazy
+
 from ._cassette import CassetteWriter, header, load, parse, redacted, save
 from ._errors import (
     CassetteBusyError,
@@ -8,9 +12,11 @@ from ._errors import (
     CassetteNotFoundError,
     CassetteVersionError,
 )
+from ._extras import MissingExtraError
 from ._import import import_sse
 from ._model import (
     FORMAT_VERSION,
+    TRANSPORT_ERRORS,
     Body,
     Cassette,
     End,
@@ -22,16 +28,25 @@ from ._model import (
     Request,
     Response,
 )
-from ._proxy import proxy
-from ._record import record
 from ._redact import REDACTED, Redactor
 from ._sse import SSEDecoder, SSEEvent, encode_event
-from ._transport import AsyncRecordingTransport, Recorder, RecordingTransport
 from ._validate import problems
+
+if TYPE_CHECKING:
+    from ._proxy import proxy
+    from ._record import record
+    from ._transport import AsyncRecordingTransport, Recorder, RecordingTransport
+
+# Loaded on first use: recording needs httpx2, the proxy starlette and uvicorn (the `server`
+# extra); reading, writing and checking cassettes (`cassette check`, `show`) need neither.
+__getattr__ = _lazy.attach(__name__, submod_attrs={
+    "_proxy": ["proxy"], "_record": ["record"], "_transport": ["AsyncRecordingTransport", "Recorder", "RecordingTransport"],
+})[0]
 
 __all__ = [
     "FORMAT_VERSION",
     "REDACTED",
+    "TRANSPORT_ERRORS",
     "AsyncRecordingTransport",
     "Body",
     "Cassette",
@@ -45,6 +60,7 @@ __all__ = [
     "ErrorInfo",
     "Event",
     "Interaction",
+    "MissingExtraError",
     "Outcome",
     "Payload",
     "Recorder",

@@ -33,8 +33,12 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 import httpx2
-import uvicorn
-from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from ._extras import extra
+
+with extra("server", feature="serving over HTTP (replayer.serve, recorder.proxy)"):
+    import uvicorn
+    from uvicorn.protocols.http.h11_impl import H11Protocol
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import codecs
 import datetime as _dt
-import gc
 import json
+import math
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import jsonlines
-import orjson
+import msgspec
 
+from . import _lines
 from ._errors import (
     CassetteBusyError,
     CassetteClosedError,
@@ -22,9 +25,10 @@ from ._errors import (
     CassetteNotFoundError,
     CassetteVersionError,
 )
+from ._gc import paused
+from ._lines import LoadedEvents, payload_of
 from ._model import (
     FORMAT_VERSION,
-    OUTCOMES,
     Body,
     Cassette,
     End,
@@ -38,7 +42,7 @@ from ._model import (
     payload_fields,
 )
 from ._redact import DeltaJoiner, Redactor
-from ._sse import SSEEvent
+from ._sse import SSEDecoder, SSEEvent
 
 try:
     import fcntl
@@ -46,7 +50,6 @@ except ImportError:  # Windows
     fcntl = None  # type: ignore[assignment]
 
 StrPath = str | os.PathLike[str]
-_KINDS = ("request", "response", "event", "body", "end")
 
 
 def header(**extra: Any) -> dict[str, Any]:
@@ -82,28 +85,156 @@ def load(path: StrPath) -> Cassette:
 
 def parse(data: bytes | str, *, path: StrPath | None = None) -> Cassette:
     """Build a Cassette from the text of a cassette file; `path` only names the source in errors."""
-    lines = data.split(b"\n" if isinstance(data, bytes) else "\n")
-    if lines and lines[-1].strip():
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogatepass")  # a lone surrogate is then invalid UTF-8, reported below
+    if data.startswith(codecs.BOM_UTF8):  # as some editors save UTF-8
+        data = data[len(codecs.BOM_UTF8):]
+    end = _kept(data)
+    _check_utf8(data, end, path)
+    with paused():
+        return _fast(data, end, path) or _exact(data, end, path)
+
+
+def _kept(data: bytes) -> int:
+    """Where the text to read ends: a last line cut short by a killed recorder (no newline, an
+    unfinished JSON object) is left out."""
+    if data.endswith(b"\n"):
+        return len(data)
+    start = data.rfind(b"\n") + 1
+    if data[start:].lstrip().startswith(b"{"):
         try:
-            jsonlines.Reader(lines[-1:]).read()
-        except jsonlines.InvalidLineError:
-            lines.pop()  # no newline and not JSON: cut short by a killed recorder
-    builder = _Builder(path)
-    numbered = _Numbered(lines)
-    # Loading makes many objects and no reference cycles; collecting midway only costs time
-    # (it made loading 100k events twice as slow per event as 1k).
-    collecting = gc.isenabled()
-    gc.disable()
+            msgspec.json.decode(data[start:])
+        except msgspec.DecodeError:
+            return start
+        except RecursionError:
+            pass
+    return len(data)
+
+
+def _check_utf8(data: bytes, end: int, path: StrPath | None) -> None:
+    if data.isascii():
+        return
     try:
-        for line in jsonlines.Reader(numbered).iter(type=dict, skip_empty=True):
-            builder.add(line, numbered.number)
-    except jsonlines.InvalidLineError as exc:
-        problem = str(exc).rsplit(" (line", 1)[0]
-        raise CassetteError(f"expected one JSON object per line: {problem}", path=path, line=exc.lineno) from None
-    finally:
-        if collecting:
-            gc.enable()
+        # Piece by piece, so that the check never holds a decoded copy of a big file.
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        view = memoryview(data)[:end]
+        for at in range(0, end, 1 << 20):
+            decoder.decode(view[at:at + (1 << 20)], final=at + (1 << 20) >= end)
+    except UnicodeDecodeError:
+        try:
+            data[:end].decode()
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+            column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+            raise CassetteError(f"expected UTF-8 text, got byte 0x{data[exc.start]:02x} at column {column}",
+                                path=path, line=line) from None
+
+
+def _fast(data: bytes, end: int, path: StrPath | None) -> Cassette | None:
+    """Decode the interaction lines a megabyte at a time; None when only the line-by-line path can tell
+    what is wrong (or the file has blank or indented lines, which that path reads too)."""
+    first = data.find(b"\n", 0, end)
+    if not data.startswith(b"{") or first < 0:
+        return None
+    view = memoryview(data)
+    try:
+        builder = _Builder(path, _header(data[:first], path, 1), crlf=data.find(b"\r", 0, end) >= 0)
+        start = first + 1
+        while start < end:
+            stop = data.find(b"\n", min(start + _CHUNK, end - 1), end) + 1 or end
+            lines = _lines.decoder.decode_lines(view[start:stop])
+            # One value per line: every line starts an object and none is blank or holds two.
+            count = data.count(b"\n", start, stop) + (not data.endswith(b"\n", 0, stop))
+            if len(lines) != count or data.count(b"\n{", start - 1, stop) != count:
+                return None
+            builder.add_all(lines)
+            start = stop
+    except (msgspec.MsgspecError, RecursionError, CassetteError):
+        return None
     return builder.build()
+
+
+# Lines are decoded this many bytes at a time, so that only one piece of them is ever held twice
+# (as decoded values not yet deduplicated by the builder).
+_CHUNK = 1 << 20
+
+
+def _exact(data: bytes, end: int, path: StrPath | None) -> Cassette:
+    """Read line by line, so that an error names its line."""
+    builder: _Builder | None = None
+    for number, text in enumerate(data[:end].split(b"\n"), 1):
+        if not text.strip():
+            continue
+        if builder is None:
+            builder = _Builder(path, _header(text, path, number))
+        else:
+            builder.add(_decode(text, path, number), number)
+    if builder is None:
+        raise CassetteError("empty file, expected a cassette header line", path=path)
+    return builder.build()
+
+
+def _header(text: bytes, path: StrPath | None, number: int) -> dict[str, Any]:
+    try:
+        header = msgspec.json.decode(text)
+    except (msgspec.DecodeError, RecursionError) as exc:
+        raise CassetteError(f"expected one JSON object per line: {_malformed(exc)}", path=path, line=number) from None
+    version = header.get("cassette") if isinstance(header, dict) else None
+    if version is None:
+        raise CassetteError('expected a header line like {"cassette": 1, ...} first; is this a cassette file?',
+                            path=path, line=number)
+    if type(version) is not int:
+        raise CassetteVersionError(f"cassette format version {version!r} is not an integer; this release reads "
+                                   f"version {FORMAT_VERSION}: fix the header or re-record", path=path, line=number)
+    if version != FORMAT_VERSION:
+        raise CassetteVersionError(
+            f"cassette format version {version!r}, this release reads version {FORMAT_VERSION}; "
+            "upgrade claude-cassette or re-record", path=path, line=number)
+    return header
+
+
+def _decode(text: bytes, path: StrPath | None, number: int) -> _lines.Line:
+    try:
+        return _lines.decoder.decode(text)
+    except msgspec.ValidationError as exc:
+        raise CassetteError(_invalid(text, exc), path=path, line=number) from None
+    except (msgspec.DecodeError, RecursionError) as exc:
+        line = _lenient(text)
+        if isinstance(line, dict):  # standard JSON but for NaN or Infinity, which the json module allows
+            for key, value in line.items():
+                if isinstance(value, float) and not math.isfinite(value):
+                    expected = _lines.EXPECTED.get(key, f"{key!r} to be a finite number")
+                    raise CassetteError(f"{expected}, got {value!r}", path=path, line=number) from None
+        raise CassetteError(f"expected one JSON object per line: {_malformed(exc)}", path=path, line=number) from None
+
+
+def _malformed(exc: Exception) -> str:
+    if isinstance(exc, RecursionError):
+        return "nested too deeply to read (recorded lines never are)"
+    return str(exc)
+
+
+def _invalid(text: bytes, exc: msgspec.ValidationError) -> str:
+    """What a structurally wrong line should have been, in words."""
+    line = _lenient(text)
+    if not isinstance(line, dict):
+        return f"expected one JSON object per line, got {_lines.got(line)}"
+    key = _lines.field_of(exc)
+    if key is None or key not in _lines.EXPECTED:
+        return f"expected a valid {line.get('kind', 'cassette')!s} line: {exc}"
+    expected = _lines.EXPECTED[key]
+    if key not in line:
+        return f"{expected}, got nothing"
+    nested = f"`$.{key}." in str(exc) or f"`$.{key}[" in str(exc)
+    return f"{expected}, got {_lines.got(line[key])}" + (f" ({exc})" if nested else "")
+
+
+def _lenient(text: bytes) -> Any:
+    """The line as the json module reads it, for error messages only (None if it cannot)."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
 
 
 def save(cassette: Cassette, path: StrPath) -> Path:
@@ -222,20 +353,20 @@ class _Lines:
         """
         data = sse.data
         if data and sse.id is None and sse.retry is None and "\n" not in data:
+            name = self.names.get(sse.event)
+            if name is None:
+                name = self.names[sse.event] = self.redactor.text(dumps(sse.event))
+            line = f'{{"id":{id},"kind":"event","t":{t!r},"event":{name},"data":{data}}}'
             try:
-                value = orjson.loads(data)
-            except orjson.JSONDecodeError:
-                pass  # not strict JSON (or not JSON at all): the general path below decides
+                # The whole line, as a reader decodes it (same decoder, same limits on depth and numbers).
+                value = _read_json(line)["data"]
+            except (msgspec.DecodeError, RecursionError):
+                pass  # not JSON a reader takes: the general path below decides
             else:
                 stored = self._delta(id, value)
                 if stored is not value:
                     return self.redactor.text(dumps(Event(t, sse.event, Payload(stored)).to_json(id))) + "\n"
-                name = self.names.get(sse.event)
-                if name is None:
-                    name = self.names[sse.event] = self.redactor.text(dumps(sse.event))
-                if self.clean(data):
-                    return f'{{"id":{id},"kind":"event","t":{t!r},"event":{name},"data":{data}}}\n'
-                return self.redactor.text(f'{{"id":{id},"kind":"event","t":{t!r},"event":{name},"data":{data}}}') + "\n"
+                return line + "\n" if self.clean(data) else self.redactor.text(line) + "\n"
         return self.encode(Event(t, sse.event, Payload(**payload_fields(data)), sse.id, sse.retry).to_json(id))
 
     def _delta(self, id: int, data: Any) -> Any:
@@ -257,6 +388,9 @@ class _Lines:
                 if piece is not value:
                     changed = {**(changed or {}), field: piece}
         return data if changed is None else {**data, "delta": {**delta, **changed}}
+
+
+_read_json = msgspec.json.decode  # the decoder readers use
 
 
 class _Sink:
@@ -326,17 +460,11 @@ def _lock(fd: int, path: Path) -> None:
 def _continue(fd: int, path: Path) -> int | None:
     """Prepare an existing cassette for appending; the next free id, or None if there is nothing to continue.
 
-    A last line without its newline is kept (newline added) when it is JSON, and cut off when
-    it is not, exactly as `load` reads it; a file that does not load is left untouched.
+    A last line without its newline is kept (newline added) or cut off exactly as `load` reads
+    it (`_kept`); a file that does not load is left untouched.
     """
     data = path.read_bytes()
-    keep = len(data)
-    if data and not data.endswith(b"\n"):
-        start = data.rfind(b"\n") + 1
-        try:
-            json.loads(data[start:])
-        except ValueError:
-            keep = start
+    keep = _kept(data)
     if not data[:keep].strip():
         return None
     existing = parse(data[:keep], path=path)
@@ -355,126 +483,114 @@ def _write_all(fd: int, data: bytes) -> None:
             view = view[os.write(fd, view):]
 
 
-class _Numbered:
-    """Lines that remember the number of the one handed out last."""
+class _Parts:
+    """What has been read of one interaction so far."""
 
-    def __init__(self, lines: list[Any]) -> None:
-        self.lines = lines
-        self.number = 0
+    __slots__ = ("body", "end", "events", "request", "response")
 
-    def __iter__(self) -> Iterator[Any]:
-        for self.number, line in enumerate(self.lines, 1):
-            yield line
+    def __init__(self, request: Request | None) -> None:
+        self.request = request
+        self.response: Response | None = None
+        self.events: list[_lines.EventLine] = []
+        self.body: Body | None = None
+        self.end: End | None = None
 
 
 class _Builder:
-    """Validates lines one at a time and groups them into interactions."""
+    """Checks the order of lines and groups them into interactions (their types are checked by the decoder)."""
 
-    def __init__(self, path: StrPath | None) -> None:
+    def __init__(self, path: StrPath | None, header: dict[str, Any], *, crlf: bool = True) -> None:
         self.path = path
-        self.header: dict[str, Any] | None = None
-        self.parts: dict[int, dict[str, Any]] = {}
-        self.number = 0
+        self.header = header
+        self.crlf = crlf
+        self.parts: dict[int, _Parts] = {}
+        self.names: dict[str, str] = {}
 
-    def fail(self, expected: str) -> CassetteError:
-        return CassetteError(expected, path=self.path, line=self.number)
-
-    def add(self, line: dict[str, Any], number: int) -> None:
-        self.number = number
-        if self.header is None:
-            self._header(line)
-            return
-        id = self._get(line, "id", int, "an integer interaction 'id'")
-        kind = self._get(line, "kind", str, f"'kind' (one of {', '.join(_KINDS)})")
-        parts = self.parts.get(id)
-        if kind == "request":
+    def add(self, line: _lines.Line, number: int) -> None:
+        parts = self.parts.get(line.id)
+        kind = type(line)
+        if kind is _lines.EventLine:  # nearly every line: checked first, with the least work
+            if parts is None or parts.response is None or parts.end is not None:
+                raise self._misplaced(line, parts, number)
+            name = line.event
+            if name is not None:
+                known = self.names.get(name)
+                if known is None:
+                    known = self._name(name, number)
+                line.event = known  # one string per event type, not one per event
+            parts.events.append(line)
+        elif kind is _lines.RequestLine:
             if parts is not None:
-                raise self.fail(f"a new interaction, but id {id} was already used on an earlier line")
-            self.parts[id] = {"request": self._request(line), "events": []}
-            return
-        if parts is None:
-            if kind != "response":
-                raise self.fail(f"a 'request' or 'response' line before this {kind!r} line of interaction {id}")
-            parts = self.parts[id] = {"request": None, "events": []}
-        if "end" in parts:
-            raise self.fail(f"nothing after the 'end' line of interaction {id}")
-        t = self._t(line)
-        if kind == "response":
-            if "response" in parts:
-                raise self.fail(f"one 'response' line for interaction {id}, found a second")
-            status = self._get(line, "status", int, "an integer HTTP 'status'")
-            parts["response"] = Response(t, status, self._headers(line))
-        elif kind in ("event", "body"):
-            if "response" not in parts:
-                raise self.fail(f"a 'response' line of interaction {id} before its {kind!r} lines")
-            if kind == "event":
-                name = line.get("event")
-                if name is not None and not isinstance(name, str):
-                    raise self.fail("'event' to be a string or null")
-                parts["events"].append(Event(t, name, self._payload(line), line.get("sse_id"), line.get("retry")))
-            else:
-                parts["body"] = Body(t, self._payload(line))
-        elif kind == "end":
-            outcome = self._get(line, "outcome", str, f"an 'outcome' (one of {', '.join(OUTCOMES)})")
-            if outcome not in OUTCOMES:
-                raise self.fail(f"an 'outcome' (one of {', '.join(OUTCOMES)}), got {outcome!r}")
-            parts["end"] = End(t, outcome, self._error(line), line.get("tail"))  # type: ignore[arg-type]
+                raise self._fail(f"a new interaction, but id {line.id} was already used on an earlier line", number)
+            try:
+                urlsplit(line.url).port  # what matching reads: the path, and the port if asked
+            except ValueError as exc:
+                raise self._fail(f"{_lines.EXPECTED['url']} that parses as a URL, got {line.url!r} ({exc})",
+                                 number) from None
+            self.parts[line.id] = _Parts(Request(line.method, line.url, line.headers, payload_of(line.body, line.raw)))
+        elif kind is _lines.ResponseLine:
+            if parts is None:
+                parts = self.parts[line.id] = _Parts(None)
+            elif parts.end is not None:
+                raise self._misplaced(line, parts, number)
+            elif parts.response is not None:
+                raise self._fail(f"one 'response' line for interaction {line.id}, found a second", number)
+            parts.response = Response(line.t, line.status, line.headers)
+        elif kind is _lines.BodyLine:
+            if parts is None or parts.response is None or parts.end is not None:
+                raise self._misplaced(line, parts, number)
+            if parts.body is not None:
+                raise self._fail(f"one 'body' line for interaction {line.id}, found a second", number)
+            parts.body = Body(line.t, payload_of(line.data, line.raw))
         else:
-            raise self.fail(f"'kind' to be one of {', '.join(_KINDS)}, got {kind!r}")
+            if parts is None or parts.end is not None:
+                raise self._misplaced(line, parts, number)
+            parts.end = self._end(line, number)
+
+    def add_all(self, lines: list[_lines.Line]) -> None:
+        """`add` each line (numbers unknown); a run of events of one interaction takes the short way."""
+        names, events, events_id = self.names, None, -1
+        for line in lines:
+            if type(line) is _lines.EventLine and line.id == events_id:
+                name = line.event
+                if name is not None:
+                    line.event = names.get(name) or self._name(name, 0)
+                events.append(line)  # type: ignore[union-attr]
+            else:
+                self.add(line, 0)
+                if type(line) is _lines.EventLine:  # added: the interaction has a response and no end yet
+                    events, events_id = self.parts[line.id].events, line.id
+                else:
+                    events_id = -1
 
     def build(self) -> Cassette:
-        if self.header is None:
-            raise CassetteError("empty file, expected a cassette header line", path=self.path)
         interactions = tuple(
-            Interaction(id, p["request"], p.get("response"), tuple(p["events"]), p.get("body"), p.get("end"))
+            Interaction(id, p.request, p.response, LoadedEvents(p.events, crlf=self.crlf) if p.events else (), p.body, p.end)
             for id, p in self.parts.items()
         )
         return Cassette(interactions, self.header, None if self.path is None else str(self.path))
 
-    def _header(self, line: dict[str, Any]) -> None:
-        version = line.get("cassette")
-        if version is None:
-            raise self.fail('a header line like {"cassette": 1, ...} first; is this a cassette file?')
-        if version != FORMAT_VERSION:
-            raise CassetteVersionError(
-                f"cassette format version {version!r}, this release reads version {FORMAT_VERSION}; "
-                "upgrade claude-cassette or re-record", path=self.path, line=self.number)
-        self.header = line
+    def _name(self, name: str, number: int) -> str:
+        if "\n" in name or "\r" in name:
+            raise self._fail(f"{_lines.EXPECTED['event']}, got {_lines.got(name)}", number)
+        self.names[name] = name
+        return name
 
-    def _get(self, line: dict[str, Any], key: str, kind: type, expected: str) -> Any:
-        value = line.get(key)
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            got = "nothing" if key not in line else repr(value)
-            raise self.fail(f"{expected}, got {got}")
-        return value
+    def _end(self, line: _lines.EndLine, number: int) -> End:
+        if line.tail and SSEDecoder().decode(line.tail.encode()):
+            raise self._fail("a 'tail' holding the start of an event that never finished, got one with a "
+                             f"complete event (a blank line): {_lines.got(line.tail)}", number)
+        error = None if line.error is None else ErrorInfo(line.error.type, line.error.message)
+        return End(line.t, line.outcome, error, line.tail)
 
-    def _t(self, line: dict[str, Any]) -> float:
-        t = line.get("t")
-        if isinstance(t, bool) or not isinstance(t, int | float) or t < 0:
-            raise self.fail(f"'t' to be seconds since the request (a number >= 0), got {t!r}")
-        return float(t)
+    def _misplaced(self, line: _lines.Line, parts: _Parts | None, number: int) -> CassetteError:
+        kind = line.__struct_config__.tag
+        if parts is None:
+            return self._fail(f"a 'request' or 'response' line before this {kind!r} line of interaction {line.id}",
+                              number)
+        if parts.end is not None:
+            return self._fail(f"nothing after the 'end' line of interaction {line.id}", number)
+        return self._fail(f"a 'response' line of interaction {line.id} before its {kind!r} lines", number)
 
-    def _headers(self, line: dict[str, Any]) -> dict[str, str]:
-        headers = line.get("headers", {})
-        if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
-            raise self.fail("'headers' to be an object of strings")
-        return headers
-
-    def _payload(self, line: dict[str, Any], data_key: str = "data") -> Payload:
-        raw = line.get("raw")
-        if raw is not None and not isinstance(raw, str):
-            raise self.fail(f"'raw' to be a string, got {raw!r}")
-        return Payload(line.get(data_key), raw)
-
-    def _request(self, line: dict[str, Any]) -> Request:
-        method = self._get(line, "method", str, "a 'method' string")
-        url = self._get(line, "url", str, "a 'url' string")
-        return Request(method, url, self._headers(line), self._payload(line, "body"))
-
-    def _error(self, line: dict[str, Any]) -> ErrorInfo | None:
-        error = line.get("error")
-        if error is None:
-            return None
-        if not isinstance(error, dict) or not isinstance(error.get("type"), str):
-            raise self.fail("'error' to be an object with 'type' and 'message' strings")
-        return ErrorInfo(error["type"], str(error.get("message", "")))
+    def _fail(self, expected: str, number: int) -> CassetteError:
+        return CassetteError(expected, path=self.path, line=number)

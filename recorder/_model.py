@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+import msgspec
 
 FORMAT_VERSION = 1
 
@@ -13,8 +16,22 @@ Outcome = Literal["complete", "error_event", "disconnected", "truncated", "cance
 OUTCOMES: tuple[str, ...] = ("complete", "error_event", "disconnected", "truncated", "cancelled", "incomplete")
 
 
+TRANSPORT_ERRORS: tuple[str, ...] = tuple(f"httpx2.{name}" for name in (
+    "CloseError", "ConnectError", "ConnectTimeout", "LocalProtocolError", "NetworkError", "PoolTimeout",
+    "ProtocolError", "ProxyError", "ReadError", "ReadTimeout", "RemoteProtocolError", "SSEError",
+    "TimeoutException", "TransportError", "UnsupportedProtocol", "WriteError", "WriteTimeout"))
+"""The exceptions a recorded exchange may end with: what an httpx2 transport raises (httpx2.TransportError)."""
+
 # One encoder for every call: json.dumps with options builds a new JSONEncoder each time.
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+# allow_nan=False: a non-finite number in a model fails loudly here instead of making a file no reader loads.
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+
+
+def _decode(text: Any) -> Any:
+    try:
+        return msgspec.json.decode(text)
+    except msgspec.ValidationError:  # a number beyond float range, which the json module reads as inf
+        return json.loads(bytes(text))
 
 
 def dumps(value: Any) -> str:
@@ -32,29 +49,87 @@ def payload_fields(text: str) -> dict[str, Any]:
     if not text:
         return {}
     try:
-        return {"data": json.loads(text)}
-    except ValueError:
+        return {"data": _strict_loads(text)}
+    except (ValueError, RecursionError):
         return {"raw": text}
 
 
-@dataclass(frozen=True, slots=True)
-class Payload:
-    """A body or event payload: JSON `data`, or `raw` text when it was not JSON, or neither when empty."""
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is beyond the range of a float")
+    return value
 
-    data: Any = None
-    raw: str | None = None
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+# Standard JSON only: what a reader accepts as `data` (NaN, Infinity or 1e400 would be written
+# back as NaN or Infinity, which no reader accepts), so anything else is kept verbatim as `raw`.
+_strict_loads = json.JSONDecoder(parse_float=_finite, parse_constant=_no_constant).decode
+
+
+@dataclass(frozen=True, init=False, eq=False)
+class Payload:
+    """A body or event payload: JSON `data`, or `raw` text when it was not JSON, or neither when empty.
+
+    A loaded payload keeps the JSON text it was recorded as and decodes it only when `data` is
+    read: replay puts the text back on the wire and never needs the objects.
+    """
+
+    # Fields for dataclasses.replace / fields / asdict; `data` is read through the property below.
+    data: Any
+    raw: str | None
+
+    def __init__(self, data: Any = None, raw: str | None = None) -> None:
+        _set(self, "_data", data)
+        _set(self, "_json", None)
+        _set(self, "raw", raw)
+
+    @classmethod
+    def of_json(cls, text: Any, raw: str | None = None) -> Payload:
+        """A payload whose data is the JSON `text` (bytes-like, already validated), decoded on first use."""
+        payload = cls(_UNDECODED, raw)
+        _set(payload, "_json", text)
+        return payload
+
+    @property  # type: ignore[no-redef]
+    def data(self) -> Any:
+        """The parsed JSON payload (None when there is none)."""
+        if self._data is _UNDECODED:
+            _set(self, "_data", _decode(self._json))
+        return self._data
 
     @property
     def text(self) -> str:
         """The payload as it goes on the wire."""
         if self.raw is not None:
             return self.raw
-        return "" if self.data is None else _encode(self.data)
+        if self._json is not None:
+            return bytes(self._json).decode()
+        return "" if self._data is None else _encode(self._data)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Payload):
+            return NotImplemented
+        return self.raw == other.raw and self.data == other.data
+
+    def __hash__(self) -> int:
+        return hash((self.data, self.raw))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return Payload, (self.data, self.raw)
 
     def _fields(self) -> dict[str, Any]:
         if self.raw is not None:
             return {"raw": self.raw}
-        return {} if self.data is None else {"data": self.data}
+        data = self.data
+        return {} if data is None else {"data": data}
+
+
+_set = object.__setattr__
+_UNDECODED: Any = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +165,15 @@ class Response:
     def is_stream(self) -> bool:
         """Whether the body is an SSE stream."""
         return self.headers.get("content-type", "").startswith("text/event-stream")
+
+    @property
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        """The headers as bytes for the wire, values in UTF-8.
+
+        httpx2 decodes header values as ASCII, else UTF-8, else Latin-1, so UTF-8 gives a
+        replayed application the very strings that were recorded, whatever their characters.
+        """
+        return [(name.encode("latin-1"), value.encode()) for name, value in self.headers.items()]
 
     def to_json(self, id: int) -> dict[str, Any]:
         return {"id": id, "kind": "response", "t": self.t, "status": self.status, "headers": dict(self.headers)}
@@ -143,6 +227,16 @@ class ErrorInfo:
         module = kind.__module__.split("._")[0]  # httpx2._exceptions -> httpx2, as users import it
         return cls(f"{module}.{kind.__qualname__}", str(exc))
 
+    def replayable(self) -> ErrorInfo:
+        """This error if a transport can raise it, else an `httpx2.ReadError` naming it.
+
+        Replay raises only what a real transport raises (TRANSPORT_ERRORS): anything else that
+        broke a recorded exchange (a custom transport's bug, say) is stored as a broken connection.
+        """
+        if self.type in TRANSPORT_ERRORS:
+            return self
+        return ErrorInfo("httpx2.ReadError", f"{self.type}: {self.message}")
+
 
 @dataclass(frozen=True, slots=True)
 class End:
@@ -156,7 +250,8 @@ class End:
     def to_json(self, id: int) -> dict[str, Any]:
         line: dict[str, Any] = {"id": id, "kind": "end", "t": self.t, "outcome": self.outcome}
         if self.error is not None:
-            line["error"] = {"type": self.error.type, "message": self.error.message}
+            error = self.error.replayable()
+            line["error"] = {"type": error.type, "message": error.message}
         if self.tail:
             line["tail"] = self.tail
         return line
@@ -166,13 +261,14 @@ class End:
 class Interaction:
     """One HTTP exchange: request, response, then SSE events or a body, then how it ended.
 
-    `request` is None for imported captures, which answer any request.
+    `request` is None for imported captures, which answer any request. `events` is a tuple, or
+    for a loaded cassette a sequence that builds its Events the first time it is read.
     """
 
     id: int
     request: Request | None
     response: Response | None = None
-    events: tuple[Event, ...] = ()
+    events: Sequence[Event] = ()
     body: Body | None = None
     end: End | None = None
 

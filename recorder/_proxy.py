@@ -19,8 +19,12 @@ from typing import cast
 
 import anyio
 import httpx2
-from starlette.requests import Request
-from starlette.responses import StreamingResponse
+
+from ._extras import extra
+
+with extra("server", feature="recorder.proxy"):
+    from starlette.requests import Request
+    from starlette.responses import StreamingResponse
 
 from ._asgi import (
     Aborted,
@@ -35,8 +39,8 @@ from ._asgi import (
 from ._cassette import StrPath
 from ._redact import Redactor
 from ._transport import Recorder
+from ._upstream import DEFAULT_UPSTREAM, upstream_url
 
-DEFAULT_UPSTREAM = "https://api.anthropic.com"
 # Connecting may not hang, but a stream may be silent for long: the client enforces its own read timeout.
 UPSTREAM_TIMEOUT = {"connect": 30.0, "read": None, "write": 60.0, "pool": 30.0}
 _log = logging.getLogger("recorder.proxy")
@@ -91,14 +95,6 @@ class ProxyApp:
 # The proxy's own connection details, and the client's Host: httpx2 sets the upstream's.
 _NOT_FORWARDED = frozenset({"host", "connection", "keep-alive", "proxy-connection", "proxy-authorization",
                             "te", "trailer", "transfer-encoding", "upgrade"})
-
-
-def upstream_url(upstream: str) -> httpx2.URL:
-    """Parse and check an upstream base URL (http or https, with a host)."""
-    url = httpx2.URL(upstream)
-    if url.scheme not in ("http", "https") or not url.host:
-        raise ValueError(f"the upstream must be an http(s) URL like {DEFAULT_UPSTREAM}, got {upstream!r}")
-    return url
 
 
 @contextmanager

@@ -9,64 +9,9 @@ import sys as _sys
 if "pytest" in _sys.modules:
     _sys.modules["pytest"].register_assert_rewrite("vcr.matchers")
 
-from . import faults
-from ._chunking import Chunking
-from ._client import FakeAnthropic, FakeAsyncAnthropic, transport_of
-from ._diff import Diff, Difference, diff
-from ._errors import NoMatchError, ReplayError
-from ._match import DEFAULT_MATCH_ON, Playback
-from ._plot import plot_latency, plot_timeline
-from ._replay import replay
-from ._script import Pause, Script
-from ._server import serve
-from ._stats import InteractionStats, aggregate, stats
-from ._timing import Clock, Pacer, RealClock, VirtualClock
-from ._transport import ReplayStream, ReplayTransport
-from ._upstream import Chunk, Reply, ScriptedUpstream
-from ._vcr import export_vcr, import_vcr
+import lazy_loader as _lazy
 
-__all__ = [
-    "DEFAULT_MATCH_ON",
-    "Chunk",
-    "Chunking",
-    "Clock",
-    "Diff",
-    "Difference",
-    "FakeAnthropic",
-    "FakeAsyncAnthropic",
-    "FuzzResult",
-    "InteractionStats",
-    "NoMatchError",
-    "Pacer",
-    "Pause",
-    "Playback",
-    "RealClock",
-    "ReplayError",
-    "ReplayStream",
-    "ReplayTransport",
-    "Reply",
-    "Script",
-    "ScriptedUpstream",
-    "VirtualClock",
-    "aggregate",
-    "diff",
-    "export_vcr",
-    "faults",
-    "fuzz",
-    "import_vcr",
-    "plot_latency",
-    "plot_timeline",
-    "replay",
-    "serve",
-    "stats",
-    "transport_of",
-]
-
-
-def __getattr__(name: str) -> object:
-    """`fuzz` and `FuzzResult` on first use: they import hypothesis, which replay alone does not need."""
-    if name in ("FuzzResult", "fuzz"):
-        from . import _fuzz
-
-        return getattr(_fuzz, name)
-    raise AttributeError(f"module 'replayer' has no attribute {name!r}")
+# Each public name is imported on first use (the names and their modules are in __init__.pyi):
+# `cassette check` or `import replayer.cli` need not pay for the SDK, vcrpy or hypothesis.
+__getattr__, __dir__, __all__ = _lazy.attach_stub(__name__, __file__)
+__all__ = sorted(__all__, key=lambda n: (not n.isupper(), n[0].islower(), n))  # constants, classes, functions

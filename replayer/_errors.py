@@ -11,12 +11,10 @@ are instead of wrapping them in APIConnectionError and retrying (anthropic/_base
 
 from __future__ import annotations
 
-import builtins
-
 import anthropic
 import httpx2
 
-from recorder import ErrorInfo
+from recorder import ErrorInfo, Interaction
 
 
 class ReplayError(anthropic.AnthropicError):
@@ -24,20 +22,21 @@ class ReplayError(anthropic.AnthropicError):
 
 
 class NoMatchError(ReplayError):
-    """No recorded interaction matches the request; the message names the closest one and how it differs."""
+    """No recorded interaction matches the request; the message names the closest one and how it differs.
 
+    `closest` is that interaction (None when there is nothing to compare with).
+    """
 
-_MODULES = {"httpx2": httpx2, "builtins": builtins, "anthropic": anthropic}
+    def __init__(self, message: str, *, closest: Interaction | None = None) -> None:
+        super().__init__(message)
+        self.closest = closest
 
 
 def exception_from(error: ErrorInfo) -> Exception:
-    """Rebuild a recorded exception: same class (httpx2, builtins or anthropic), same message."""
-    module, _, name = error.type.rpartition(".")
-    kind = getattr(_MODULES.get(module), name, None)
-    if isinstance(kind, type) and issubclass(kind, Exception):
-        try:
-            return kind(error.message)
-        except TypeError:
-            pass
-    # An exception we cannot rebuild faithfully still breaks the stream like a network error.
-    return httpx2.ReadError(f"{error.type}: {error.message}")
+    """Rebuild a recorded exception: same class and message, if a transport can raise it.
+
+    Loading refuses any other class (recorder.TRANSPORT_ERRORS); one built in memory is raised as
+    the broken connection it stands for, an httpx2.ReadError naming it.
+    """
+    error = error.replayable()
+    return getattr(httpx2, error.type.removeprefix("httpx2."))(error.message)  # type: ignore[no-any-return]

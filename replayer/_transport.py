@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import threading
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from typing import Any
 
+import anyio.to_thread
 import httpx2
 
 from recorder import Cassette, Interaction, Redactor, load
 
 from . import faults as _faults
 from ._chunking import Chunking
+from ._explain import PYTHON, Advice
 from ._match import DEFAULT_MATCH_ON, Matcher, Playback
 from ._script import Pause, Script, script_of
 from ._timing import Clock, Pacer, RealClock, checked_speed
@@ -81,7 +84,10 @@ class ReplayTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
     (default: the real monotonic clock) is where pacing and stalls wait, e.g. a VirtualClock.
     `faults` (objects or specs, see `replayer.faults`) break calls on purpose. `calls` lists the
     interactions played, in order; `requests` counts every HTTP request, faulted or not.
-    `chunking` re-cuts every response body (see `replayer.Chunking`), after any fault.
+    `chunking` re-cuts every response body (see `replayer.Chunking`), after any fault. With
+    `repeat`, a request whose recordings are all played gets the last of them again; `advice`
+    phrases what a miss tells its reader to change. The async path matches (and explains a
+    miss) in a worker thread, so a slow miss never holds up the event loop.
 
     >>> client = anthropic.Anthropic(api_key="-", http_client=httpx2.Client(transport=ReplayTransport("chat.jsonl")))
     """
@@ -89,17 +95,35 @@ class ReplayTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
     def __init__(self, cassette: Cassette | str | os.PathLike[str] | Any, *, speed: float | None = None,
                  clock: Clock | None = None, faults: FaultsArg = (),
                  match_on: Sequence[str | Matcher] = DEFAULT_MATCH_ON, ignore_keys: Iterable[str] = (),
-                 redactor: Redactor | None = None, chunking: Chunking | None = None) -> None:
+                 redactor: Redactor | None = None, chunking: Chunking | None = None, repeat: bool = False,
+                 advice: Advice = PYTHON) -> None:
         self.cassette = as_cassette(cassette)
         self.chunking = chunking
         self.speed = checked_speed(speed)
         self.clock: Clock = clock if clock is not None else RealClock()
         self.faults = _faults.parse_all(faults)
-        self.playback = Playback(self.cassette, match_on=match_on, ignore_keys=ignore_keys, redactor=redactor)
+        self.playback = Playback(self.cassette, match_on=match_on, ignore_keys=ignore_keys, redactor=redactor,
+                                 repeat=repeat, advice=advice)
         self.calls: list[Interaction] = []
         self.requests = 0
         self._lock = threading.Lock()
         self._check_reachable()
+
+    def fork(self) -> ReplayTransport:
+        """A transport with the same cassette, options and faults, starting from the beginning."""
+        twin = copy.copy(self)
+        twin.playback = self.playback.fork()
+        twin.calls = []
+        twin.requests = 0
+        twin._lock = threading.Lock()
+        return twin
+
+    def reset(self) -> None:
+        """Start again from the beginning: nothing played, call counts (and so faults) from zero."""
+        with self._lock:
+            self.playback.reset()
+            self.calls.clear()
+            self.requests = 0
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         request.read()
@@ -122,7 +146,7 @@ class ReplayTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
                 return early
             await self.clock.asleep_until(self.clock.now() + early.delay(request))
             raise early.exception()
-        interaction, script = self._play(request, call, faults)
+        interaction, script = await anyio.to_thread.run_sync(self._play, request, call, faults)
         if pacer is not None:
             await pacer.await_(self._response_t(interaction, script))
         return self._respond(request, interaction, script, pacer)
@@ -188,5 +212,10 @@ class ReplayTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
             raise script.error or httpx2.RemoteProtocolError(
                 f"interaction {interaction.id} was recorded without a response (outcome {interaction.outcome})")
         response = interaction.response
-        return httpx2.Response(response.status, headers=response.headers,
-                               stream=ReplayStream(script, pacer, self.clock), request=request)
+        return httpx2.Response(response.status, headers=response.raw_headers,
+                               stream=ReplayStream(script, pacer, self.clock), request=request,
+                               extensions={INTERACTION: interaction})
+
+
+INTERACTION = "cassette_interaction"
+"""The key of a replayed response's `extensions` that holds the Interaction it plays."""

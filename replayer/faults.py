@@ -43,6 +43,7 @@ from ._errors import ReplayError
 from ._script import Pause, Script, Step
 
 __all__ = [
+    "NEVER",
     "Break",
     "ErrorEvent",
     "Fault",
@@ -70,6 +71,11 @@ __all__ = [
     "status",
     "truncate",
 ]
+
+
+NEVER = 30 * 24 * 3600.0
+"""How long a silent fault waits for a client that has no timeout: 30 days, i.e. it hangs, as it
+would on a silent server (free on a VirtualClock, where `cassette grade` calls it `hung`)."""
 
 
 class FaultError(ReplayError, ValueError):
@@ -187,10 +193,17 @@ class NoResponse(Fault):
         return _EXCEPTIONS[self.error]()
 
     def delay(self, request: httpx2.Request) -> float:
-        """How long the client waits before giving up: its connect or read timeout (0 when refused)."""
+        """How long the client waits before giving up: its connect or read timeout (0 when refused).
+
+        A client whose timeout is None never gives up: it waits `NEVER` seconds.
+        """
         timeouts = request.extensions.get("timeout") or {}
         which = {"connect-timeout": "connect", "timeout": "read"}.get(self.error)
-        return (timeouts.get(which) or 0.0) if which else 0.0
+        if which is None:
+            return 0.0
+        if which in timeouts and timeouts[which] is None:
+            return NEVER
+        return timeouts.get(which) or 0.0
 
 
 @dataclass(frozen=True)
@@ -242,8 +255,8 @@ class Break(MidStream):
     def strike(self, before: list[Step], after: list[Step], t: float, script: Script,
                read_timeout: float | None) -> Script:
         if self.error == "timeout":
-            # A silent server: the client gives up after its read timeout.
-            before = [*before, (t, Pause(read_timeout if read_timeout is not None else 600.0))]
+            # A silent server: the client gives up after its read timeout (a client without one, never).
+            before = [*before, (t, Pause(read_timeout if read_timeout is not None else NEVER))]
         return Script(tuple(before), t, _EXCEPTIONS[self.error]())
 
 

@@ -10,7 +10,7 @@ Registered through the `pytest11` entry point, so installing claude-cassette ena
 
 Record modes (`--cassette-mode`, vcrpy's names): `none` (default, replay only), `once`,
 `new_episodes`, `all`. Recording needs ANTHROPIC_API_KEY and honours ANTHROPIC_BASE_URL.
-The logic lives in `replayer._session`; this module only holds hooks and fixtures.
+The logic lives in `replayer.session`; this module only holds hooks and fixtures.
 See docs/pytest.md.
 """
 
@@ -27,7 +27,7 @@ import pytest
 from recorder import Cassette, CassetteNotFoundError
 
 from ._errors import NoMatchError
-from ._session import (
+from .session import (
     LOCAL_HOSTS,
     MODES,
     PLACEHOLDER_KEY,

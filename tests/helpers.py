@@ -19,6 +19,10 @@ import httpx2
 import recorder
 import replayer
 
+ROOT = Path(__file__).resolve().parent.parent
+"""The repository checkout the tests run from."""
+CASSETTES = ROOT / "cassettes"
+"""The shipped example cassettes."""
 MODEL = "claude-haiku-4-5"
 BODY: dict[str, Any] = {"model": MODEL, "max_tokens": 256, "messages": [{"role": "user", "content": "Hi"}]}
 SSE_HEADERS = {"content-type": "text/event-stream", "request-id": "req_test"}
@@ -161,12 +165,17 @@ CLI = [sys.executable, "-c", "from replayer.cli import main; main()"]
 
 
 @contextmanager
-def cli_server(*args: str) -> Iterator[str]:
+def cli_server(*args: str, stderr: list[str] | None = None,
+               started: list[subprocess.Popen[str]] | None = None) -> Iterator[str]:
     """Run `cassette ARGS...` (a server that prints its base URL first) and yield that URL.
 
-    On leaving the block, SIGINT must stop it with exit status 0 and nothing on stderr.
+    On leaving the block, SIGINT must stop it with exit status 0 and nothing on stderr (or,
+    given a `stderr` list, what it printed there is appended to it). The process is appended
+    to `started`, if given.
     """
     process = subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if started is not None:
+        started.append(process)
     try:
         url = process.stdout.readline().strip()  # type: ignore[union-attr]
         assert url.startswith("http://127.0.0.1:") and not url.endswith(":0")
@@ -177,8 +186,35 @@ def cli_server(*args: str) -> Iterator[str]:
         if process.poll() is None:
             process.kill()
             process.wait()
-    assert process.stderr.read() == ""  # type: ignore[union-attr]
+    printed = process.stderr.read()  # type: ignore[union-attr]
+    if stderr is None:
+        assert printed == ""
+    else:
+        stderr.append(printed)
+
+
+def conversations(n: int) -> recorder.Cassette:
+    """`n` interactions answering distinct tool-loop requests (`conversation(i)`) with text.jsonl's stream."""
+    import dataclasses
+
+    template = recorder.load(CASSETTES / "text.jsonl")[0]
+    assert template.request is not None
+    return recorder.Cassette(tuple(
+        dataclasses.replace(template, id=i, request=dataclasses.replace(template.request,
+                                                                         body=recorder.Payload(conversation(i))))
+        for i in range(n)), path=f"conversations-{n}.jsonl")
+
+
+def conversation(n: int) -> dict[str, Any]:
+    """Request n of `conversations`: turn n % 40 of tool loop n // 40."""
+    messages: list[dict[str, Any]] = [{"role": "user", "content": f"Task {n // 40}: plan the trip."}]
+    for turn in range(n % 40):
+        messages.append({"role": "assistant", "content": [
+            {"type": "tool_use", "id": f"toolu_{n // 40}_{turn}", "name": "get_weather", "input": {"city": f"C{turn}"}}]})
+        messages.append({"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": f"toolu_{n // 40}_{turn}", "content": f'{{"temperature": {turn}}}'}]})
+    return {"model": MODEL, "max_tokens": 1024, "stream": True, "messages": messages}
 
 
 __all__ = ["BODY", "CLI", "MODEL", "Chunks", "Observed", "Upstream", "aobserve", "async_direct", "async_recording",
-           "cli_server", "direct", "json_reply", "observe", "recording", "replayer", "run", "sse_reply"]
+           "cli_server", "conversation", "conversations", "direct", "json_reply", "observe", "recording", "replayer", "run", "sse_reply"]

@@ -1,0 +1,1 @@
+"""Examples, importable from the repository root: `from examples.resilience import with_backoff`."""
