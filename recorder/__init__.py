@@ -4,8 +4,14 @@ from typing import TYPE_CHECKING
 
 import lazy_loader as _lazy
 
-from ._cassette import CassetteWriter, header, load, parse, save
-from ._errors import CassetteError, CassetteNotFoundError, CassetteVersionError
+from ._cassette import CassetteWriter, header, load, parse, redacted, save
+from ._errors import (
+    CassetteBusyError,
+    CassetteClosedError,
+    CassetteError,
+    CassetteNotFoundError,
+    CassetteVersionError,
+)
 from ._extras import MissingExtraError
 from ._import import import_sse
 from ._model import (
@@ -44,6 +50,8 @@ __all__ = [
     "AsyncRecordingTransport",
     "Body",
     "Cassette",
+    "CassetteBusyError",
+    "CassetteClosedError",
     "CassetteError",
     "CassetteNotFoundError",
     "CassetteVersionError",
@@ -72,5 +80,6 @@ __all__ = [
     "problems",
     "proxy",
     "record",
+    "redacted",
     "save",
 ]

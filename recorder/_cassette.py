@@ -9,16 +9,22 @@ import math
 import os
 import threading
 from array import array
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-import jsonlines
 import msgspec
 
 from . import _lines
-from ._errors import CassetteError, CassetteNotFoundError, CassetteVersionError
+from ._errors import (
+    CassetteBusyError,
+    CassetteClosedError,
+    CassetteError,
+    CassetteNotFoundError,
+    CassetteVersionError,
+)
 from ._gc import paused
 from ._lines import LoadedEvents, payload_of
 from ._model import (
@@ -35,8 +41,13 @@ from ._model import (
     dumps,
     payload_fields,
 )
-from ._redact import Redactor
+from ._redact import DeltaJoiner, Redactor
 from ._sse import SSEDecoder, SSEEvent
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
 
 StrPath = str | os.PathLike[str]
 
@@ -247,75 +258,83 @@ def _lenient(text: bytes) -> Any:
 def save(cassette: Cassette, path: StrPath) -> Path:
     """Write a whole cassette (redacted like a recording) and return its path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with CassetteWriter(path, meta=dict(cassette.header)) as writer:
+    # Its ids are the cassette's own, so it may not join a file this process is recording into.
+    with CassetteWriter(path, meta=dict(cassette.header), share=False) as writer:
         for line in cassette.lines()[1:]:
             writer.write_line(line)
     return path
 
 
-class CassetteWriter:
-    """Append redacted lines to a cassette, flushed one by one; safe to share between threads.
+def redacted(cassette: Cassette, redactor: Redactor | None = None) -> Cassette:
+    """The cassette as it would be read back after `save`: what every other format must export."""
+    lines = _Lines(redactor or Redactor.default())
+    text = "".join(lines.encode(line) for line in cassette.lines())
+    return replace(parse(text), path=cassette.path)
 
-    With `append=True` an existing cassette is continued (new ids follow the recorded ones).
+
+class CassetteWriter:
+    """Append redacted lines to a cassette, each written to the OS in one call; safe to share between threads.
+
+    With `append=True` an existing cassette is continued: new ids follow the recorded ones, and
+    a last line cut short by a killed recorder is dropped first (see docs/cassette-format.md).
+    Every writer of this process on one file shares it (ids never repeat, lines never mix, a
+    second writer never truncates it); another process recording into the file at the same
+    time gets CassetteBusyError (so does a writer with `share=False` on a file this process
+    writes already). A write after `close()` raises CassetteClosedError.
+
+    `meta` is the header line of a new cassette (default: `header()`). A function instead is called
+    when the first line is written (or at the last close, if none is), so that a header may
+    describe what only the first request tells, such as the proxy's client; the file is created
+    and taken at once either way.
     """
 
-    def __init__(self, path: StrPath, *, redactor: Redactor | None = None, meta: dict[str, Any] | None = None,
-                 append: bool = False) -> None:
+    def __init__(self, path: StrPath, *, redactor: Redactor | None = None,
+                 meta: dict[str, Any] | Callable[[], dict[str, Any]] | None = None,
+                 append: bool = False, share: bool = True) -> None:
         self.path = Path(path)
         self.redactor = redactor or Redactor.default()
-        self._lock = threading.Lock()
-        self._next_id = 0
-        continuing = append and self.path.exists() and self.path.stat().st_size > 0
-        if continuing:
-            existing = load(self.path)
-            self._next_id = max((i.id for i in existing.interactions), default=-1) + 1
-        else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file: IO[str] = open(self.path, "a" if continuing else "w", encoding="utf-8")
-        self._writer = jsonlines.Writer(self._file, flush=True, dumps=self._dumps)
-        if not continuing:
-            self.write_line(meta if meta is not None else header())
+        self._lines = _Lines(self.redactor)
+
+        def first_line() -> str:
+            return self._lines.encode(meta() if callable(meta) else meta if meta is not None else header())
+
+        self._sink = _Sink.open(self.path, append=append, share=share, first_line=first_line,
+                                defer_header=callable(meta))
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        """Whether this writer was closed (the file stays open while other writers share it)."""
+        return self._closed
 
     def new_id(self) -> int:
         """Reserve the id of a new interaction."""
-        with self._lock:
-            self._next_id += 1
-            return self._next_id - 1
+        return self._sink.new_id()
 
     def write_line(self, line: dict[str, Any]) -> None:
-        """Write one line and flush it to the OS, so a killed process keeps it."""
-        with self._lock:
-            if not self._file.closed:
-                self._writer.write(line)
+        """Write one line and hand it to the OS, so a killed process keeps it."""
+        self._emit(self._lines.encode(line))
 
     def write(self, id: int, part: Request | Response | Event | Body | End) -> None:
         """Write one part of interaction `id`."""
         self.write_line(part.to_json(id))
 
     def write_event(self, id: int, t: float, sse: SSEEvent) -> None:
-        """Write one event as it arrives: the recording hot path.
+        """Write one event as it arrives."""
+        self._emit(self._lines.event(id, t, sse))
 
-        Data that is single-line JSON (nearly all of it) goes into the line verbatim instead of
-        being parsed into objects and serialised again; the line is the same JSON value.
-        """
-        data = sse.data
-        if data and sse.id is None and sse.retry is None and "\n" not in data and _is_json(data):
-            name = _NAMES.get(sse.event) or _NAMES.setdefault(sse.event, dumps(sse.event))
-            line = f'{{"id":{id},"kind":"event","t":{t!r},"event":{name},"data":{data}}}'
-            encoded = (self.redactor.text(line) + "\n").encode()
-            with self._lock:
-                if not self._file.closed:
-                    # One system call; lines written through jsonlines are flushed too, so order holds.
-                    os.write(self._file.fileno(), encoded)
-        else:
-            self.write(id, Event(t, sse.event, Payload(**payload_fields(data)), sse.id, sse.retry))
+    def write_events(self, id: int, t: float, events: list[SSEEvent]) -> None:
+        """Write the events one chunk completed, in one system call: the recording hot path."""
+        event = self._lines.event
+        self._emit(event(id, t, events[0]) if len(events) == 1 else "".join([event(id, t, sse) for sse in events]))
 
     def close(self) -> None:
-        with self._lock:
-            if not self._file.closed:
-                self._writer.close()
-                self._file.close()
+        """Stop writing; the file closes when the last writer of this process on it closes."""
+        with self._sink.lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._sink.release()
 
     def __enter__(self) -> CassetteWriter:
         return self
@@ -323,28 +342,187 @@ class CassetteWriter:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _dumps(self, line: dict[str, Any]) -> str:
-        return self.redactor.text(dumps(line))
+    def _emit(self, text: str) -> None:
+        data = text.encode()
+        sink = self._sink
+        with sink.lock:
+            if self._closed:
+                raise CassetteClosedError(
+                    f"this CassetteWriter was closed, so the line was not written: {text[:80]!r}; keep the "
+                    "writer open while clients record through it (whoever created it closes it)", path=self.path)
+            sink.write(data)
 
 
-_NAMES: dict[str | None, str] = {}
+class _Lines:
+    """Turns lines into redacted text, keeping what redaction across consecutive deltas needs."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        self.redactor = redactor
+        self.joiner = DeltaJoiner(redactor)
+        self.names: dict[str | None, str] = {}
+        self.clean = redactor.is_clean
+
+    def encode(self, line: dict[str, Any]) -> str:
+        kind = line.get("kind")
+        if kind == "event":
+            data = line.get("data")
+            stored = self._delta(line["id"], data)
+            if stored is not data:
+                line = {**line, "data": stored}
+        elif kind == "end":
+            self.joiner.forget(line["id"])
+        return self.redactor.text(dumps(line)) + "\n"
+
+    def event(self, id: int, t: float, sse: SSEEvent) -> str:
+        """The line of one recorded event.
+
+        Data that is single-line JSON (nearly all of it) goes into the line verbatim instead of
+        being serialised again; the line is the same JSON value, and redaction sees escapes decoded.
+        """
+        data = sse.data
+        if data and sse.id is None and sse.retry is None and "\n" not in data:
+            name = self.names.get(sse.event)
+            if name is None:
+                name = self.names[sse.event] = self.redactor.text(dumps(sse.event))
+            line = f'{{"id":{id},"kind":"event","t":{t!r},"event":{name},"data":{data}}}'
+            try:
+                # The whole line, as a reader decodes it (same decoder, same limits on depth and numbers).
+                value = _read_json(line)["data"]
+            except (msgspec.DecodeError, RecursionError):
+                pass  # not JSON a reader takes: the general path below decides
+            else:
+                stored = self._delta(id, value)
+                if stored is not value:
+                    return self.redactor.text(dumps(Event(t, sse.event, Payload(stored)).to_json(id))) + "\n"
+                return line + "\n" if self.clean(data) else self.redactor.text(line) + "\n"
+        return self.encode(Event(t, sse.event, Payload(**payload_fields(data)), sse.id, sse.retry).to_json(id))
+
+    def _delta(self, id: int, data: Any) -> Any:
+        """`data` with the parts of secrets split across deltas replaced (the same object when none)."""
+        if type(data) is not dict:
+            return data
+        delta = data.get("delta")
+        if type(delta) is not dict:
+            if data.get("type") == "content_block_stop":
+                self.joiner.forget(id, data.get("index"))
+            return data
+        joiner = self.joiner
+        changed = None
+        for field, value in delta.items():
+            if type(value) is str and field != "type":
+                if not joiner.tails and joiner.needs_no_tail(value):
+                    continue  # the usual delta: nothing pending, nothing to keep
+                piece = joiner.piece((id, data.get("index"), field), value)
+                if piece is not value:
+                    changed = {**(changed or {}), field: piece}
+        return data if changed is None else {**data, "delta": {**delta, **changed}}
 
 
-_scan = json.JSONDecoder().scan_once  # json.loads without its Python-level wrapping
+_read_json = msgspec.json.decode  # the decoder readers use
 
 
-def _is_json(text: str) -> bool:
-    """Whether `text` is exactly one JSON value with no surrounding white space.
+class _Sink:
+    """One open cassette file, shared by every CassetteWriter of this process that writes it."""
 
-    The scanner also takes NaN and Infinity, which are not JSON and which readers refuse: text
-    holding either name takes the careful path (payload_fields), which stores it as `raw`.
-    """
-    if "NaN" in text or "Infinity" in text:
-        return False
+    _open: ClassVar[dict[tuple[int, int], _Sink]] = {}
+    _registry: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, fd: int, key: tuple[int, int], next_id: int, header: Callable[[], str] | None) -> None:
+        self.fd, self.key, self.next_id, self.users = fd, key, next_id, 1
+        self.header = header  # a header line not written yet
+        self.lock = threading.Lock()
+
+    @classmethod
+    def open(cls, path: Path, *, append: bool, share: bool, first_line: Callable[[], str],
+             defer_header: bool = False) -> _Sink:
+        """The file's sink: joined if this process writes it already, else locked, continued or started."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with cls._registry:
+            # Neither truncated nor written before we know no one else writes it.
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0), 0o644)
+            try:
+                status = os.fstat(fd)
+                key = (status.st_dev, status.st_ino)
+                if (sink := cls._open.get(key)) is not None:
+                    if not share:
+                        raise CassetteBusyError("this process is recording into this cassette; write the whole "
+                                                "cassette to another file", path=path)
+                    os.close(fd)
+                    sink.users += 1
+                    return sink
+                _lock(fd, path)
+                next_id = _continue(fd, path) if append else None
+                pending = None
+                if next_id is None:
+                    os.ftruncate(fd, 0)
+                    next_id = 0
+                    if defer_header:
+                        pending = first_line
+                    else:
+                        _write_all(fd, first_line().encode())
+            except BaseException:
+                os.close(fd)
+                raise
+            sink = cls._open[key] = cls(fd, key, next_id, pending)
+            return sink
+
+    def write(self, data: bytes) -> None:
+        """Write `data` (under `lock`), after the header if it is still to be written."""
+        if self.header is not None:
+            data, self.header = self.header().encode() + data, None
+        _write_all(self.fd, data)
+
+    def new_id(self) -> int:
+        with self.lock:
+            self.next_id += 1
+            return self.next_id - 1
+
+    def release(self) -> None:
+        with self._registry:
+            self.users -= 1
+            if self.users == 0:
+                with self.lock:
+                    self.write(b"")  # a cassette nobody wrote to still gets its header
+                del self._open[self.key]
+                os.close(self.fd)  # also releases the lock other processes see
+
+
+def _lock(fd: int, path: Path) -> None:
+    """Take the file for this process, or raise CassetteBusyError if another process has it."""
+    if fcntl is None:
+        return  # no flock (Windows): one recorder per file is then up to the user
     try:
-        return _scan(text, 0)[1] == len(text)
-    except (StopIteration, ValueError, RecursionError):
-        return False
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise CassetteBusyError(
+            "another process is recording into this cassette; wait for it to finish, or record into "
+            "another file (cassettes can be merged afterwards)", path=path) from None
+
+
+def _continue(fd: int, path: Path) -> int | None:
+    """Prepare an existing cassette for appending; the next free id, or None if there is nothing to continue.
+
+    A last line without its newline is kept (newline added) or cut off exactly as `load` reads
+    it (`_kept`); a file that does not load is left untouched.
+    """
+    data = path.read_bytes()
+    keep = _kept(data)
+    if not data[:keep].strip():
+        return None
+    existing = parse(data[:keep], path=path)
+    if keep < len(data):
+        os.ftruncate(fd, keep)
+    elif not data.endswith(b"\n"):
+        _write_all(fd, b"\n")
+    return max((i.id for i in existing.interactions), default=-1) + 1
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    written = os.write(fd, data)
+    if written < len(data):  # rare (a full disk, a signal): write the rest
+        view = memoryview(data)[written:]
+        while view:
+            view = view[os.write(fd, view):]
 
 
 class _Parts:

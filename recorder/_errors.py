@@ -2,7 +2,9 @@
 
     CassetteError (ValueError)
     ├── CassetteNotFoundError (+ FileNotFoundError)
-    └── CassetteVersionError
+    ├── CassetteVersionError
+    ├── CassetteBusyError
+    └── CassetteClosedError
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from os import PathLike
 
 
 class CassetteError(ValueError):
-    """A cassette could not be read: names the file, the line and what was expected."""
+    """A cassette could not be read or written: names the file, the line and what was expected."""
 
     def __init__(self, message: str, *, path: str | PathLike[str] | None = None, line: int | None = None) -> None:
         self.path = None if path is None else str(path)
@@ -27,3 +29,11 @@ class CassetteNotFoundError(CassetteError, FileNotFoundError):
 
 class CassetteVersionError(CassetteError):
     """The cassette was written in a format version this release does not read."""
+
+
+class CassetteBusyError(CassetteError):
+    """Another process is recording into this cassette; two processes never write one file."""
+
+
+class CassetteClosedError(CassetteError):
+    """A line was written to a CassetteWriter that its owner had closed; nothing is dropped silently."""

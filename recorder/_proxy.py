@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator, Mapping
 from contextlib import contextmanager
-from pathlib import Path
 from typing import cast
 
 import anyio
@@ -130,23 +129,20 @@ def proxy(out: StrPath | Recorder, *, upstream: str = DEFAULT_UPSTREAM, host: st
 
 
 class _FirstRequestOpens:
-    """Starts the cassette at the first request, so that its header names the client that sent it.
-
-    The file is created (or checked) at once, so a bad path fails before anything is served;
-    a proxy that saw no request leaves an empty cassette.
-    """
+    """Opens the cassette at once (a bad path or a busy file fails before anything is served) and
+    writes its header with the first line, so that it names the client of the first request; a
+    proxy that saw no request leaves a cassette naming no client."""
 
     def __init__(self, path: StrPath, *, redactor: Redactor | None, append: bool) -> None:
-        self.path, self.redactor, self.append = Path(path), redactor, append
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.open("a").close()
-        self.recorder: Recorder | None = None
+        self.client: Mapping[str, str] = {}
+        self.writer = CassetteWriter(path, redactor=redactor, append=append, meta=lambda: header(client=self.client))
+        self.recorder = Recorder(self.writer)
+        self._seen = False
 
     def __call__(self, headers: Mapping[str, str]) -> Recorder:
-        if self.recorder is None:
-            meta = header(client=headers)
-            self.recorder = Recorder(CassetteWriter(self.path, redactor=self.redactor, append=self.append, meta=meta))
+        if not self._seen:
+            self.client, self._seen = headers, True
         return self.recorder
 
     def close(self) -> None:
-        self({}).close()  # no request seen: an empty cassette, naming no client
+        self.writer.close()

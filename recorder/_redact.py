@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from urllib.parse import quote, unquote
 
 REDACTED = "REDACTED"
 
@@ -12,6 +14,19 @@ SECRET_HEADERS = frozenset({"x-api-key", "authorization", "proxy-authorization",
 # Anthropic keys look like sk-ant-api03-…, sk-ant-admin01-…, sk-ant-oat01-…; the whole token goes.
 API_KEY = re.compile(r"sk-ant-[A-Za-z0-9_\-]*")
 _SECRET_HEADER_NAME = re.compile(r"(^|-)(key|token|secret|password)$")
+# Runs of text holding JSON `\uXXXX` escapes (also escaped again, `\\uXXXX`, as in a tool's partial
+# JSON) or URL `%XX` escapes: a key can hide in either (`sk\u002dant\u002d…` is valid JSON for the
+# same string), so such runs are also checked decoded.
+# Possessive runs that start an escape at its first backslash: linear time on any input.
+_ESCAPE = re.compile(r"(?<!\\)\\++u([0-9A-Fa-f]{4})")
+_JSON_RUN = re.compile(r'(?:[^"\\\s]|(?<!\\)\\++u[0-9A-Fa-f]{4})++')
+_PERCENT_RUN = re.compile(r"[A-Za-z0-9_.~+\-%]++")
+# How much of a delta stream is kept to find a secret that starts before the current delta
+# (secrets longer than this that are split across deltas are cut at this length).
+_TAIL = 256
+_OPEN_MATCH = 4096
+_DEFAULT_PATTERNS = (API_KEY,)
+_KEY_STARTS = ("s", "sk", "sk-", "sk-a", "sk-an", "sk-ant", "\\")  # what the next delta can complete into a key
 
 
 @dataclass(frozen=True)
@@ -19,12 +34,13 @@ class Redactor:
     """Decide what never reaches disk.
 
     Headers named in `headers` (or named `*-key`, `*-token`, `*-secret`, `*-password`) get their value
-    replaced; every match of a pattern in `patterns` is replaced anywhere in a serialised line.
+    replaced; every match of a pattern in `patterns` is replaced anywhere in a serialised line, also
+    where the text is JSON-escaped (`\\u002d`) or percent-encoded (`%2D`).
     Extend, don't replace, the defaults: `Redactor.default().extend(headers=["x-my-auth"])`.
     """
 
     headers: frozenset[str] = SECRET_HEADERS
-    patterns: tuple[re.Pattern[str], ...] = (API_KEY,)
+    patterns: tuple[re.Pattern[str], ...] = _DEFAULT_PATTERNS
     replacement: str = REDACTED
 
     @classmethod
@@ -56,9 +72,134 @@ class Redactor:
         return result
 
     def text(self, text: str) -> str:
-        """`text` with every pattern match replaced."""
+        """`text` (typically one JSON line) with every pattern match replaced, escaped forms included."""
+        text = self._plain(text)
+        if "\\u" in text:
+            text = _JSON_RUN.sub(self._json_escaped, text)
+        if "%" in text:
+            text = _PERCENT_RUN.sub(self._percent_escaped, text)
+        return text
+
+    def is_clean(self, text: str) -> bool:
+        """Whether `text` certainly needs no redaction (a quick test, for the recording hot path)."""
+        if self.patterns is not _DEFAULT_PATTERNS:
+            return self.text(text) == text
+        return "sk-ant-" not in text and "\\u" not in text and "%" not in text
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """Where patterns match in `text`, also through `\\uXXXX` escapes: sorted, merged, non-empty ranges."""
+        found = self._matches(text)
+        if "\\u" in text:
+            decoded, starts = _unescaped(text)
+            found += [(starts[start], starts[end]) for start, end in self._matches(decoded)]
+        merged: list[tuple[int, int]] = []
+        for start, end in sorted(found):
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+            else:
+                merged.append((start, end))
+        return merged
+
+    def _matches(self, text: str) -> list[tuple[int, int]]:
+        return [m.span() for p in self.patterns if p is not API_KEY or "sk-ant-" in text
+                for m in p.finditer(text) if m.end() > m.start()]
+
+    def _plain(self, text: str) -> str:
         for pattern in self.patterns:
             if pattern is API_KEY and "sk-ant-" not in text:
                 continue  # the common case, answered without the regex engine
             text = pattern.sub(self.replacement, text)
         return text
+
+    def _json_escaped(self, match: re.Match[str]) -> str:
+        run = match.group()
+        if "\\u" not in run:
+            return run
+        decoded = _unescaped(run)[0]
+        redacted = self._plain(decoded)
+        # Re-escaped (ASCII only) so the JSON line stays valid whatever the escapes decoded to.
+        return run if redacted == decoded else json.dumps(redacted)[1:-1]
+
+    def _percent_escaped(self, match: re.Match[str]) -> str:
+        run = decoded = match.group()
+        if "%" not in run:
+            return run
+        for _ in range(3):  # double (or triple) encoding hides nothing either
+            decoded, previous = unquote(decoded), decoded
+            if decoded == previous:
+                break
+        redacted = self._plain(decoded)
+        return run if redacted == decoded else quote(redacted, safe="-_.~")
+
+
+def _unescaped(text: str) -> tuple[str, list[int]]:
+    """`text` with every `\\uXXXX` (however many backslashes) decoded, and where each character came from."""
+    out: list[str] = []
+    starts: list[int] = []
+    position = 0
+    for match in _ESCAPE.finditer(text):
+        out.append(text[position:match.start()])
+        starts.extend(range(position, match.start()))
+        out.append(chr(int(match.group(1), 16)))
+        starts.append(match.start())
+        position = match.end()
+    out.append(text[position:])
+    starts.extend(range(position, len(text) + 1))
+    return "".join(out), starts
+
+
+class DeltaJoiner:
+    """Redacts secrets split across the deltas of one content block (`text_delta`, `input_json_delta`...).
+
+    Each delta is stored as it arrives; a pattern match in the concatenation of a block's deltas
+    has every character that falls in the current delta replaced, so joining the stored deltas
+    never rebuilds the secret. Characters of a match that were stored earlier are those that did
+    not yet match on their own (for API keys at most `sk-ant`, none of the key's secret part).
+    """
+
+    def __init__(self, redactor: Redactor) -> None:
+        self.redactor = redactor
+        self.tails: dict[tuple[object, ...], str] = {}
+        self._quick = redactor.patterns is _DEFAULT_PATTERNS
+
+    def piece(self, stream: tuple[object, ...], text: str) -> str:
+        """What to store of `text`, the next delta of `stream` (e.g. interaction id, block index, field)."""
+        tail = self.tails.get(stream)
+        if tail is None and self.needs_no_tail(text):
+            return text
+        joined = (tail or "") + text
+        spans = self.redactor.spans(joined)
+        keep = max(0, len(joined) - _TAIL)
+        if spans and spans[-1][1] == len(joined):  # a match may go on in the next delta
+            keep = min(keep, max(spans[-1][0], len(joined) - _OPEN_MATCH))
+        elif self._quick and not joined.endswith(_KEY_STARTS) and "\\u" not in joined[-_TAIL:]:
+            keep = len(joined)  # nothing at the end can begin a key
+        if keep < len(joined):
+            self.tails[stream] = joined[keep:]
+        else:
+            self.tails.pop(stream, None)
+        offset = len(joined) - len(text)
+        if not spans or spans[-1][1] <= offset:
+            return text
+        out, position = [], offset
+        for start, end in spans:
+            if end > offset:
+                start = max(start, offset)
+                out += [joined[position:start], self.redactor.replacement]
+                position = end
+        out.append(joined[position:])
+        return "".join(out)
+
+    def needs_no_tail(self, text: str) -> bool:
+        """Whether `text`, after no pending tail, can neither hold a secret nor begin one the next delta ends.
+
+        Answered without the regex engine for the built-in rules: the common case on the hot path.
+        """
+        return self._quick and "sk-ant-" not in text and "\\u" not in text and not text.endswith(_KEY_STARTS)
+
+    def forget(self, *prefix: object) -> None:
+        """The streams starting with `prefix` are over (a content block stopped, an interaction ended)."""
+        size = len(prefix)
+        for stream in list(self.tails):  # a snapshot: other threads may record meanwhile
+            if stream[:size] == prefix:
+                self.tails.pop(stream, None)

@@ -9,7 +9,16 @@ from typing import Any
 import httpx2
 
 from ._cassette import CassetteWriter, StrPath
-from ._model import Body, End, ErrorInfo, Outcome, Payload, Request, Response, payload_fields
+from ._model import (
+    Body,
+    End,
+    ErrorInfo,
+    Outcome,
+    Payload,
+    Request,
+    Response,
+    payload_fields,
+)
 from ._redact import Redactor
 from ._sse import SSEDecoder
 
@@ -20,15 +29,14 @@ _ENCODING_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
 class Recorder:
     """Writes exchanges into one cassette; shared by transports, `record()` and the proxy.
 
-    `path` may also be an open CassetteWriter (several recorders can share one file).
+    `path` may also be an open CassetteWriter (several recorders can share one file); it stays
+    open when the recorder closes: whoever created it closes it.
     """
 
     def __init__(self, path: StrPath | CassetteWriter, *, redactor: Redactor | None = None,
                  append: bool = False) -> None:
-        if isinstance(path, CassetteWriter):
-            self.writer = path
-        else:
-            self.writer = CassetteWriter(path, redactor=redactor, append=append)
+        self._owns_writer = not isinstance(path, CassetteWriter)
+        self.writer = CassetteWriter(path, redactor=redactor, append=append) if self._owns_writer else path
 
     @property
     def redactor(self) -> Redactor:
@@ -45,7 +53,10 @@ class Recorder:
             raise
         response = exchange.respond(response)
         if _is_error_body(response):
-            return _with_body(response, b"".join(response.stream))  # type: ignore[arg-type]
+            try:
+                return _with_body(response, b"".join(response.stream))  # type: ignore[arg-type]
+            finally:
+                response.close()  # gives the connection back to the pool
         return response
 
     async def asend(self, request: httpx2.Request,
@@ -60,11 +71,16 @@ class Recorder:
             raise
         response = exchange.respond(response)
         if _is_error_body(response):
-            return _with_body(response, b"".join([chunk async for chunk in response.stream]))  # type: ignore[union-attr]
+            try:
+                return _with_body(response, b"".join([chunk async for chunk in response.stream]))  # type: ignore[union-attr]
+            finally:
+                await response.aclose()  # gives the connection back to the pool
         return response
 
     def close(self) -> None:
-        self.writer.close()
+        """Close the writer if this recorder opened it."""
+        if self._owns_writer:
+            self.writer.close()
 
     def _begin(self, request: httpx2.Request) -> _Exchange:
         id = self.writer.new_id()
@@ -119,15 +135,16 @@ class _Exchange:
         )
 
     def feed(self, chunk: bytes) -> None:
-        t = self.elapsed()
+        t = round(time.monotonic() - self.started, 6)  # elapsed(), inlined on the hot path
         if self.decoder is not None:
             chunk = b"".join(self.decoder.decode(chunk))
         if self.sse is None:
             self.body += chunk
             return
-        for sse in self.sse.decode(chunk):
-            self.seen.add(sse.event)
-            self.writer.write_event(self.id, t, sse)
+        events = self.sse.decode(chunk)
+        if events:
+            self.seen.update([sse.event for sse in events])
+            self.writer.write_events(self.id, t, events)
 
     def finish(self, outcome: Outcome | None = None) -> None:
         """The body ended (or the app closed it early, `outcome="cancelled"`)."""
@@ -184,12 +201,16 @@ class _RecordingStream(httpx2.SyncByteStream, httpx2.AsyncByteStream):
         self.exchange.finish()
 
     def close(self) -> None:
-        self.exchange.finish("cancelled")
-        self.inner.close()
+        try:
+            self.exchange.finish("cancelled")
+        finally:
+            self.inner.close()
 
     async def aclose(self) -> None:
-        self.exchange.finish("cancelled")
-        await self.inner.aclose()
+        try:
+            self.exchange.finish("cancelled")
+        finally:
+            await self.inner.aclose()
 
 
 class RecordingTransport(httpx2.BaseTransport):

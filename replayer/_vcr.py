@@ -37,6 +37,7 @@ from recorder import (
     Request,
     Response,
     header,
+    redacted,
 )
 from recorder._import import _stream_interaction
 from recorder._model import payload_fields
@@ -84,9 +85,9 @@ def import_vcr(path: StrPath) -> Cassette:
 def export_vcr(cassette: Cassette, path: StrPath) -> list[str]:
     """Write `cassette` as a vcrpy cassette (YAML) that vcrpy and pytest-recording replay.
 
-    Returns notes on what vcrpy cannot hold: interactions without a request or a response are
-    left out; a stream that broke is written as the bytes that arrived (vcrpy then ends it
-    cleanly).
+    What is written is redacted like a recording (`recorder.redacted`). Returns notes on what
+    vcrpy cannot hold: interactions without a request or a response are left out; a stream
+    that broke is written as the bytes that arrived (vcrpy then ends it cleanly).
 
     >>> export_vcr(recorder.load("cassettes/text.jsonl"), "tests/cassettes/test_text.yaml")
     []
@@ -96,7 +97,7 @@ def export_vcr(cassette: Cassette, path: StrPath) -> list[str]:
     from vcr.serializers import yamlserializer
 
     requests, responses, notes = [], [], []
-    for interaction in cassette:
+    for interaction in redacted(cassette):
         request, response = interaction.request, interaction.response
         if request is None:
             notes.append(f"interaction {interaction.id}: left out, it has no request (an imported capture) "

@@ -144,7 +144,8 @@ def test_twenty_concurrent_clients_each_get_the_whole_stream() -> None:
         seen = run(many(url))
         elapsed = time.monotonic() - started
     assert all(s.error is None and s.events == expected.events for s in seen)
-    assert elapsed < 1.54 / 4 + 1.5  # concurrent, not one after another
+    one_stream = 1.54 / 4  # the recording's length at speed 4
+    assert elapsed < 20 * one_stream / 2, elapsed  # concurrent: well under one after another (pacing: benchmarks/)
 
 
 # --- misses ---------------------------------------------------------------------------------------
