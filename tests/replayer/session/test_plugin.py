@@ -135,7 +135,7 @@ def test_none_mode_fails_clearly_when_the_cassette_is_missing(project: pytest.Py
         "*cassettes/test_chat/test_answer.jsonl: no such cassette, and record mode 'none' only replays*",
         "*pytest --cassette-mode=once test_chat.py::test_answer",
     ])
-    out = result.stdout.str()
+    out = report(result)
     assert out.count("no such cassette") == 1 and "During handling" not in out  # said once, no chained traceback
 
 
