@@ -41,7 +41,7 @@ from ._model import (
     dumps,
     payload_fields,
 )
-from ._redact import DeltaJoiner, Redactor
+from ._redact import _DEFAULT_PATTERNS, _KEY_STARTS, DeltaJoiner, Redactor
 from ._sse import SSEDecoder, SSEEvent
 
 try:
@@ -361,6 +361,7 @@ class _Lines:
         self.joiner = DeltaJoiner(redactor)
         self.names: dict[str | None, str] = {}
         self.clean = redactor.is_clean
+        self.quick = redactor.patterns is _DEFAULT_PATTERNS
 
     def encode(self, line: dict[str, Any]) -> str:
         kind = line.get("kind")
@@ -380,10 +381,22 @@ class _Lines:
         being serialised again; the line is the same JSON value, and redaction sees escapes decoded.
         """
         data = sse.data
+        if (self.quick and len(data) < _SHALLOW and "\n" not in data and "sk-ant-" not in data and "\\u" not in data
+                and "%" not in data and sse.id is None and sse.retry is None):
+            # The usual event: short clean JSON. Its data alone is decoded (cheaper than the line, and
+            # stricter: one value and nothing after it), and shallow enough that the line decodes too.
+            try:
+                value = _read_json(data)
+            except (msgspec.DecodeError, RecursionError):
+                pass  # the general path below decides
+            else:
+                stored = self._stored(id, value)
+                if stored is value:
+                    name = self.names.get(sse.event) or self._name(sse.event)
+                    return f'{{"id":{id},"kind":"event","t":{t!r},"event":{name},"data":{data}}}\n'
+                return self._rewritten(id, t, sse.event, stored)
         if data and sse.id is None and sse.retry is None and "\n" not in data:
-            name = self.names.get(sse.event)
-            if name is None:
-                name = self.names[sse.event] = self.redactor.text(dumps(sse.event))
+            name = self.names.get(sse.event) or self._name(sse.event)
             line = f'{{"id":{id},"kind":"event","t":{t!r},"event":{name},"data":{data}}}'
             try:
                 # The whole line, as a reader decodes it (same decoder, same limits on depth and numbers).
@@ -393,9 +406,26 @@ class _Lines:
             else:
                 stored = self._delta(id, value)
                 if stored is not value:
-                    return self.redactor.text(dumps(Event(t, sse.event, Payload(stored)).to_json(id))) + "\n"
+                    return self._rewritten(id, t, sse.event, stored)
                 return line + "\n" if self.clean(data) else self.redactor.text(line) + "\n"
         return self.encode(Event(t, sse.event, Payload(**payload_fields(data)), sse.id, sse.retry).to_json(id))
+
+    def _rewritten(self, id: int, t: float, event: str | None, stored: Any) -> str:
+        return self.redactor.text(dumps(Event(t, event, Payload(stored)).to_json(id))) + "\n"
+
+    def _stored(self, id: int, data: Any) -> Any:
+        """`_delta(id, data)` for clean `data` (no key, no escape in it), the usual delta answered quickly."""
+        delta = data.get("delta") if type(data) is dict else None
+        if type(delta) is not dict or self.joiner.tails:
+            return self._delta(id, data)
+        for field, value in delta.items():
+            if type(value) is str and value.endswith(_KEY_STARTS) and field != "type":
+                return self._delta(id, data)
+        return data
+
+    def _name(self, event: str | None) -> str:
+        name = self.names[event] = self.redactor.text(dumps(event))
+        return name
 
     def _delta(self, id: int, data: Any) -> Any:
         """`data` with the parts of secrets split across deltas replaced (the same object when none)."""
@@ -419,6 +449,9 @@ class _Lines:
 
 
 _read_json = msgspec.json.decode  # the decoder readers use
+# Data shorter than this nests less deep than msgspec's recursion limit (about 900 levels) allows,
+# with one level to spare for the line around it.
+_SHALLOW = 1800
 
 
 class _Sink:

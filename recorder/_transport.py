@@ -143,7 +143,8 @@ class _Exchange:
             return
         events = self.sse.decode(chunk)
         if events:
-            self.seen.update([sse.event for sse in events])
+            for sse in events:
+                self.seen.add(sse.event)
             self.writer.write_events(self.id, t, events)
 
     def finish(self, outcome: Outcome | None = None) -> None:

@@ -1,0 +1,63 @@
+"""The recording hot path's shortcuts give exactly what the general paths give."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from recorder import Redactor, SSEDecoder
+from recorder._cassette import _Lines
+
+# Text that the shortcuts must hand over to the general path: pieces of keys, escapes, percent signs.
+PIECES = st.sampled_from(["s", "k", "sk", "sk-", "sk-ant", "sk-ant-", "k-ant-", "-ant-", "ant-", "api03-", "A1b2C3d4" * 3, "\\", "\\u002d",
+                          "%2D", "%", "\n", "\"", "é", "fox ", "quick", "again", " "])
+TEXT = st.lists(PIECES, max_size=4).map("".join) | st.text(max_size=8)
+
+
+def delta(index: int, text: str, field: str) -> str:
+    kind = {"text": "text_delta", "partial_json": "input_json_delta", "thinking": "thinking_delta"}[field]
+    return json.dumps({"type": "content_block_delta", "index": index, "delta": {"type": kind, field: text}},
+                      separators=(",", ":"), ensure_ascii=False)
+
+
+EVENT = st.one_of(
+    st.builds(delta, st.just(0), TEXT, st.just("text")),
+    st.builds(delta, st.integers(0, 1), TEXT, st.sampled_from(["text", "partial_json"])),
+    st.builds(lambda i: json.dumps({"type": "content_block_stop", "index": i}), st.integers(0, 2)),
+    st.just('{"type":"ping"}'),
+    TEXT,  # not JSON, or JSON that is not an object
+)
+
+
+@settings(max_examples=400)
+@given(st.lists(EVENT, max_size=12))
+@example([delta(0, "fox s", "text"), delta(0, "k-ant-api03-" + "A1b2C3d4" * 3, "text")])  # a key split after its "s"
+@example([delta(0, "its", "partial_json"), delta(0, "fox \\", "partial_json"), delta(0, "u002d", "partial_json")])
+def test_fast_path_writes_the_lines_the_general_path_writes(datas: list[str]) -> None:
+    fast, general = _Lines(Redactor.default()), _Lines(Redactor.default())
+    general.quick = False  # every event through the general path
+    for n, data in enumerate(datas):
+        # Both lines get every chunk the same way the transport would hand it: decoded by SSEDecoder.
+        chunk = f"event: content_block_delta\ndata: {data}\n\n".encode()
+        decoder = SSEDecoder()
+        decoder.decode(b": warm-up\n\n")  # the decoder's shortcut applies only after the stream's start
+        for sse in decoder.decode(chunk):
+            assert fast.event(0, n / 7, sse) == general.event(0, n / 7, sse)
+
+
+BYTES = st.lists(st.sampled_from([b"event: ", b"data: ", b"x", b"\n", b"\r", b"\xff", b"\xc3\xa9", b":", b"{}"]),
+                 max_size=6).map(b"".join)
+
+
+@settings(max_examples=400)
+@example(b"event: x\ndata: a\nb\n\n")  # two data lines
+@given(st.tuples(st.just(b"event: ") | BYTES, BYTES, st.just(b"\ndata: ") | BYTES, BYTES, st.just(b"\n\n") | BYTES)
+       .map(b"".join))
+def test_single_event_shortcut_decodes_as_the_general_decoder(chunk: bytes) -> None:
+    started = SSEDecoder()
+    started.decode(b": warm-up\n\n")
+    general = SSEDecoder()
+    general.decode(b": warm-up\n\n")
+    assert started.decode(chunk) + started.decode(b"\n\n") == general._general(chunk) + general._general(b"\n\n")
