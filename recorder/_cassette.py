@@ -399,8 +399,11 @@ class _Lines:
             name = self.names.get(sse.event) or self._name(sse.event)
             line = f'{{"id":{id},"kind":"event","t":{t!r},"event":{name},"data":{data}}}'
             try:
-                # The whole line, as a reader decodes it (same decoder, same limits on depth and numbers).
-                value = _read_json(line)["data"]
+                # The data must be one JSON value and nothing after it (`1,"kind":"end"` would add keys to
+                # the line); long data also in its line, as a reader decodes it (one level deeper).
+                value = _read_json(data)
+                if len(data) >= _SHALLOW:
+                    _read_json(line)
             except (msgspec.DecodeError, RecursionError):
                 pass  # not JSON a reader takes: the general path below decides
             else:

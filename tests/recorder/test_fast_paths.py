@@ -61,3 +61,20 @@ def test_single_event_shortcut_decodes_as_the_general_decoder(chunk: bytes) -> N
     general = SSEDecoder()
     general.decode(b": warm-up\n\n")
     assert started.decode(chunk) + started.decode(b"\n\n") == general._general(chunk) + general._general(b"\n\n")
+
+
+def test_event_data_that_is_not_one_json_value_never_adds_keys_to_its_line(tmp_path) -> None:
+    import recorder
+    from recorder import SSEEvent
+
+    path = tmp_path / "c.jsonl"
+    hostile = ['1,"kind":"end","outcome":"complete"', '{"type":"ping"},"event":"error"', '"x" , "id": 7']
+    with recorder.CassetteWriter(path) as writer:
+        id = writer.new_id()
+        writer.write_line({"id": id, "kind": "response", "t": 0.0, "status": 200, "headers": {}})
+        for data in hostile:
+            writer.write_event(id, 0.1, SSEEvent("message_start", data))
+    lines = [json.loads(line) for line in path.read_text().splitlines()[2:]]
+    assert [(line["kind"], line["id"], line["event"]) for line in lines] == [("event", id, "message_start")] * 3
+    assert [line.get("raw") for line in lines] == hostile  # kept verbatim, as data that is not JSON
+    assert [event.payload.raw for event in recorder.load(path)[0].events] == hostile
