@@ -20,35 +20,20 @@ import pytest
 
 import recorder
 from replayer import FakeAnthropic, serve
-from replayer.fuzzing._synthetic import sse_bytes, text_message
 from replayer.server._journal import Journal
 from tests.helpers import (
     BODY,
     CASSETTES,
-    Upstream,
     cli_server,
     conversation,
     conversations,
     observe,
-    recording,
-    sse_reply,
 )
 
 TEXT = CASSETTES / "text.jsonl"
 TOOL_USE = CASSETTES / "tool_use.jsonl"
 HEADERS = {"anthropic-version": "2023-06-01", "content-type": "application/json"}
 KEY = "sk-ant-" + "api03-" + "A" * 24
-
-
-@pytest.fixture(scope="module")
-def twice(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One request recorded twice, answered "first" then "second"."""
-    path = tmp_path_factory.mktemp("state") / "twice.jsonl"
-    upstream = Upstream([sse_reply(sse_bytes(text_message("first"))), sse_reply(sse_bytes(text_message("second")))])
-    with recording(upstream, path) as sdk:
-        for _ in range(2):
-            assert observe(lambda: sdk, "stream").error is None
-    return path
 
 
 def answer(url: str, session: str | None = None, **kwargs: Any) -> str:
