@@ -157,10 +157,14 @@ class ReplayApp:
         try:
             response = await transport.handle_async_request(request)
         except NoMatchError as exc:
+            # Its traceback holds these frames, and so the request body (it may be megabytes), in a
+            # cycle through the worker thread's future that only a full collection would free.
+            exc.__traceback__ = None
             entry.answered(transport.cassette, exc.closest, matched=False)
             entry.finish(404, "miss", message=str(exc))
             reply: Response = _api_error(404, "not_found_error", str(exc))
         except ReplayError as exc:
+            exc.__traceback__ = None  # as for a miss
             entry.finish(500, "replay_error", message=str(exc))
             reply = _api_error(500, "api_error", str(exc))
         except httpx2.TransportError as exc:

@@ -4,6 +4,7 @@ Python SDK and raw HTTP clients."""
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import re
@@ -19,36 +20,21 @@ import httpx2
 import pytest
 
 import recorder
-from replayer import FakeAnthropic, serve
-from replayer.fuzzing._synthetic import sse_bytes, text_message
+from replayer import FakeAnthropic, NoMatchError, serve
 from replayer.server._journal import Journal
 from tests.helpers import (
     BODY,
     CASSETTES,
-    Upstream,
     cli_server,
     conversation,
     conversations,
     observe,
-    recording,
-    sse_reply,
 )
 
 TEXT = CASSETTES / "text.jsonl"
 TOOL_USE = CASSETTES / "tool_use.jsonl"
 HEADERS = {"anthropic-version": "2023-06-01", "content-type": "application/json"}
 KEY = "sk-ant-" + "api03-" + "A" * 24
-
-
-@pytest.fixture(scope="module")
-def twice(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One request recorded twice, answered "first" then "second"."""
-    path = tmp_path_factory.mktemp("state") / "twice.jsonl"
-    upstream = Upstream([sse_reply(sse_bytes(text_message("first"))), sse_reply(sse_bytes(text_message("second")))])
-    with recording(upstream, path) as sdk:
-        for _ in range(2):
-            assert observe(lambda: sdk, "stream").error is None
-    return path
 
 
 def answer(url: str, session: str | None = None, **kwargs: Any) -> str:
@@ -378,3 +364,21 @@ def test_a_client_leaving_mid_body_is_one_log_line_not_a_traceback(twice: Path) 
     lines = printed[0].splitlines()
     assert len(lines) == 4 and all(line.endswith("disconnected") for line in lines[:3])
     assert [e["outcome"] for e in journal] == ["complete", "disconnected", "disconnected", "disconnected"]
+
+
+def test_a_miss_leaves_no_cycle_holding_its_request_body() -> None:
+    """The miss's traceback held the request's frames in a cycle (through the worker thread's
+    future): each 5 MB miss stayed in memory until a full collection (the soak's RSS growth)."""
+    big = json.dumps({**conversation(39), "padding": ["notes " * 30] * 28_000}).encode()
+    with serve(TEXT) as url:
+        assert httpx2.post(f"{url}/v1/messages", json={"warm": "up"}, headers=HEADERS).status_code == 404
+        gc.collect()
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        try:
+            assert httpx2.post(f"{url}/v1/messages", content=big, headers=HEADERS, timeout=60).status_code == 404
+            gc.collect()
+            kept = [o for o in gc.garbage if isinstance(o, NoMatchError) or type(o).__name__ == "frame"]
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+    assert kept == []

@@ -23,12 +23,26 @@ import recorder
 from tests.helpers import CASSETTES, cli_server, conversation, conversations, observe
 
 HEADERS = {"anthropic-version": "2023-06-01", "content-type": "application/json"}
-ROUNDS = 4
+ROUNDS = 6
+# Memory: on main this test once saw RSS go 143 -> 225 MB over 5 rounds (139 -> 273 MB over 12).
+# Two causes. A leak: each miss's traceback held the request's frames, so its body (5 MB here),
+# in a cycle through the anyio worker's future, freed only by a rare full collection (the start-up
+# heap is frozen out of the collector); gc.collect() in the server gave back ~40 MB. Fixed in
+# ReplayApp._answer (test_a_miss_leaves_no_cycle_holding_its_request_body); since then 124 ->
+# 142 MB over 7 rounds. And allocator retention: matching runs in worker threads, each with a
+# glibc malloc arena of its own that keeps what a 5 MB body once needed (steps of ~20 MB, which
+# malloc_trim(0) gives back). So the server runs with two arenas here, and the criterion is that
+# growth flattens once warmed up: a leak grows linearly with rounds (keeping the 5 MB body each
+# round sends twice is >= 10 MB a round); the bounded journal (1,000 entries) and retention do not.
+ARENAS = "2"
+LATER_GROWTH_MB = 5.0
+"""The most RSS may grow per round over the later half of the rounds."""
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, int]]:
+def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, int]]:
     """`cassette serve` on a folder of 202 interactions, paced (20x) so that streams can be left midway."""
+    monkeypatch.setenv("MALLOC_ARENA_MAX", ARENAS)  # see the comment on ARENAS
     folder = tmp_path / "cassettes"
     folder.mkdir()
     for name in ("text.jsonl", "tool_use.jsonl"):
@@ -102,10 +116,11 @@ def test_serve_soak(server: tuple[str, int]) -> None:
     big = json.dumps({**conversation(39), "padding": ["notes " * 30] * 28_000}).encode()
     assert len(big) > 5_000_000
     slowest = 0.0
+    rss: list[float] = []  # after each round
     for n in range(ROUNDS + 1):  # round 0 warms up: imports, caches, the allocator's arenas for 5 MB bodies
         if n == 1:
             time.sleep(0.3)
-            fds_before, rss_before = fds(pid), rss_mb(pid)
+            fds_before = fds(pid)
         explaining = threading.Thread(target=lambda: httpx2.post(f"{url}/v1/messages", content=big,
                                                                  headers=HEADERS, timeout=60))
         explaining.start()
@@ -114,10 +129,15 @@ def test_serve_soak(server: tuple[str, int]) -> None:
             assert httpx2.post(f"{url}/v1/messages", json=conversation(1), headers=HEADERS).status_code == 200
             slowest = max(slowest, time.monotonic() - started)
         one_round(url, big)
-        print(f"round {n}: {fds(pid)} fds, {rss_mb(pid):.0f} MB")
+        time.sleep(0.1)
+        rss.append(rss_mb(pid))
+        print(f"round {n}: {fds(pid)} fds, {rss[-1]:.0f} MB")
     time.sleep(0.3)
     journal = httpx2.get(f"{url}/_cassette/requests").json()
     assert journal["meta"]["total"] > ROUNDS * 60 and journal["meta"]["kept"] <= 1000
     assert fds(pid) <= fds_before + 4, "file descriptors leak"
-    assert rss_mb(pid) < rss_before + 60, f"memory grows: {rss_before:.0f} -> {rss_mb(pid):.0f} MB"
+    half = len(rss) // 2
+    later = (rss[-1] - rss[half]) / (len(rss) - 1 - half)
+    assert later < LATER_GROWTH_MB, f"memory grows {later:.1f} MB a round: {' -> '.join(f'{r:.0f}' for r in rss)}"
+    assert rss[-1] < rss[0] + 60, f"memory grows: {rss[0]:.0f} -> {rss[-1]:.0f} MB"
     assert slowest < 3.0  # generous: a match never waits for a miss's explanation

@@ -7,6 +7,8 @@ from the same cassette: the server must serve any language's client as it serves
 
 from __future__ import annotations
 
+import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ import pytest
 import recorder
 from replayer import FakeAnthropic, ReplayTransport, serve
 from replayer.server._node import run_js
-from tests.helpers import CASSETTES
+from tests.helpers import BODY, CASSETTES
 
 TEXT, TOOL_USE = CASSETTES / "text.jsonl", CASSETTES / "tool_use.jsonl"
 
@@ -41,23 +43,44 @@ try {
 console.log(JSON.stringify(seen));
 """
 
-# The agent loop of cassettes/make_examples.py, in JavaScript: ask, answer each tool_use with
-# input.result (the tool's output as the Python app serialised it), until the model stops asking.
+# The agent loop of cassettes/make_examples.py, in JavaScript: ask, answer each tool_use with the
+# tool's output (input.result) as a Node app writes it, JSON.stringify, until the model stops asking.
+# Prints the final messages and the tool_result contents it sent.
 TOOL_LOOP = """
 import Anthropic from '@anthropic-ai/sdk';
 const { body, result } = JSON.parse(process.env.CASSETTE_INPUT);
 const client = new Anthropic();
 const messages = [...body.messages];
-const finals = [];
+const finals = [], sent = [];
 while (finals.length < 5) {
   const final = await client.messages.stream({ ...body, messages }).finalMessage();
   finals.push(final);
   if (final.stop_reason !== 'tool_use') break;
   const results = final.content.filter((block) => block.type === 'tool_use')
-    .map((block) => ({ type: 'tool_result', tool_use_id: block.id, content: result }));
+    .map((block) => ({ type: 'tool_result', tool_use_id: block.id, content: JSON.stringify(result) }));
+  sent.push(...results.map((block) => block.content));
   messages.push({ role: 'assistant', content: final.content }, { role: 'user', content: results });
 }
-console.log(JSON.stringify(finals));
+console.log(JSON.stringify({ finals, sent }));
+"""
+
+# One run of a test suite in session input.session: optionally resets the session first (the admin
+# API, with fetch), then streams input.body input.times times; prints the reset's answer and the texts.
+SESSION_RUN = """
+import Anthropic from '@anthropic-ai/sdk';
+const { body, session, times, reset } = JSON.parse(process.env.CASSETTE_INPUT);
+const base = process.env.ANTHROPIC_BASE_URL;
+const client = new Anthropic({ defaultHeaders: { 'x-cassette-session': session }, maxRetries: 0 });
+const run = { reset: null, texts: [] };
+if (reset) {
+  const response = await fetch(`${base}/_cassette/reset?session=${encodeURIComponent(session)}`, { method: 'POST' });
+  run.reset = await response.json();
+}
+for (let n = 0; n < times; n++) {
+  const final = await client.messages.stream(body).finalMessage();
+  run.texts.push(final.content[0].text);
+}
+console.log(JSON.stringify(run));
 """
 
 
@@ -98,10 +121,13 @@ def test_streamed_text_arrives_piece_by_piece_as_the_python_sdk_sees_it(node: Pa
 
 def test_the_two_call_tool_loop_in_javascript(node: Path) -> None:
     first, second = body_of(TOOL_USE, 0), body_of(TOOL_USE, 1)
-    result = second["messages"][-1]["content"][0]["content"]  # as the recorded (Python) app serialised it
+    recorded = second["messages"][-1]["content"][0]["content"]  # as the Python app wrote it: json.dumps
     transport = ReplayTransport(recorder.load(TOOL_USE))
     with serve(transport) as url:
-        finals = run_js(TOOL_LOOP, url, {"body": first, "result": result})
+        seen = run_js(TOOL_LOOP, url, {"body": first, "result": json.loads(recorded)})
+    finals = seen["finals"]
+    # Written differently (no spaces), the same JSON value: matched as such (issue 14, item 5).
+    assert seen["sent"] == [json.dumps(json.loads(recorded), separators=(",", ":"))] and seen["sent"] != [recorded]
     assert [f["stop_reason"] for f in finals] == ["tool_use", "end_turn"]
     assert [core(f) for f in finals] == [core(f) for f in python_final(TOOL_USE, first, second)]
     assert transport.requests == 2
@@ -131,3 +157,21 @@ def test_a_miss_is_a_404_not_found_error_naming_the_closest_request_and_the_serv
     assert miss["error"]["name"] == "NotFoundError" and miss["error"]["status"] == 404
     assert "why is the sky blue" in miss["error"]["message"]  # the closest recorded request is shown
     assert miss["types"] == [] and hit["error"] is None and hit["types"][-1] == "message_stop"
+
+
+def test_runs_in_one_session_go_on_until_the_session_is_reset_and_sessions_do_not_share(node: Path,
+                                                                                      twice: Path) -> None:
+    """`twice` answers one request "first", then "second" (which then keeps answering)."""
+    def ts_run(session: str, times: int = 2, *, reset: bool = False) -> dict[str, Any]:
+        return run_js(SESSION_RUN, url, {"body": BODY, "session": session, "times": times, "reset": reset})
+
+    with serve(twice) as url:
+        assert ts_run("suite")["texts"] == ["first", "second"]
+        assert ts_run("suite")["texts"] == ["second", "second"]  # a rerun goes on where the first run ended
+        assert ts_run("suite", reset=True) == {"reset": {"reset": ["suite"]}, "texts": ["first", "second"]}
+        # Parallel workers, each in its own session, in separate node processes at once.
+        with ThreadPoolExecutor(4) as pool:
+            runs = list(pool.map(ts_run, [f"worker-{n}" for n in range(4)]))
+        assert [run["texts"] for run in runs] == [["first", "second"]] * 4
+        assert ts_run("suite", 1)["texts"] == ["second"]  # untouched by the workers
+        assert ts_run("default", 1)["texts"] == ["first"]  # nor the default session
