@@ -117,6 +117,8 @@ class Redactor:
             return run
         decoded = _unescaped(run)[0]
         redacted = self._plain(decoded)
+        if "%" in redacted:  # a percent-encoded key behind JSON escapes (`sk%2Dant\u002d...`)
+            redacted = _PERCENT_RUN.sub(self._percent_escaped, redacted)
         # Re-escaped (ASCII only) so the JSON line stays valid whatever the escapes decoded to.
         return run if redacted == decoded else json.dumps(redacted)[1:-1]
 
@@ -129,6 +131,8 @@ class Redactor:
             if decoded == previous:
                 break
         redacted = self._plain(decoded)
+        if "\\u" in redacted:  # JSON escapes behind percent-encoding (`sk%5Cu002dant...`)
+            redacted = _JSON_RUN.sub(self._json_escaped, redacted)
         return run if redacted == decoded else quote(redacted, safe="-_.~")
 
 

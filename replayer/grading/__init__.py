@@ -104,7 +104,9 @@ def _grade_python(function: Target, name: str, cassette: Cassette, cases: list[C
                   progress: Callable[[int, int], None]) -> GradeResult:
     baseline = run_python(function, cassette, None, budget=budget, wall_budget=WALL_BUDGET)
     if baseline.hung or baseline.raised is not None:
-        what = f"raised {Raised.of(baseline.raised).name}: {baseline.raised}" if baseline.raised else "hung"
+        # One line: a NoMatchError's explanation of the closest recording runs over many.
+        first = next(iter(str(baseline.raised).splitlines()), "")
+        what = f"raised {Raised.of(baseline.raised).name}: {first[:300]}" if baseline.raised else "hung"
         raise GradeError(f"{name} {what} with no fault injected; grade a target that works on this cassette "
                          "(its requests must match the recorded ones)")
     results = []

@@ -253,3 +253,21 @@ def test_saving_a_whole_cassette_over_one_being_recorded_is_refused(tmp_path: Pa
             recorder.save(recorder.load(path), path)  # its ids would collide with the recording's
         writer.write(writer.new_id(), recorder.Response(0.0, 200, {}))
     assert [i.id for i in recorder.load(path)] == [0, 1]
+
+
+def test_appending_after_a_cut_at_every_byte_offset_keeps_every_complete_line(tmp_path: Path) -> None:
+    original = tmp_path / "original.jsonl"
+    record_one(original)
+    data = original.read_bytes()
+    header_end = data.index(b"\n") + 1
+    path = tmp_path / "cut.jsonl"
+    for cut in range(len(data) + 1):
+        path.write_bytes(data[:cut])
+        record_one(path, append=True)
+        after = recorder.load(path)  # never unloadable
+        lines = path.read_bytes().splitlines(keepends=True)
+        complete = data[:cut].splitlines(keepends=True)
+        complete = [line for line in complete if line.endswith(b"\n")]
+        if cut >= header_end:
+            assert lines[:len(complete)] == complete, cut  # nothing that was complete is lost or changed
+        assert after[-1].outcome == "complete" and len({i.id for i in after}) == len(after), cut

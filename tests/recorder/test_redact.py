@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote
 
 import pytest
 from hypothesis import given, settings
@@ -59,3 +60,15 @@ def test_fuzzed_secrets_never_reach_disk(tmp_path_factory: pytest.TempPathFactor
     assert KEY not in on_disk
     assert not re.search(r"sk-ant-[A-Za-z0-9]", on_disk)
     recorder.load(path)  # still a valid cassette
+
+
+@pytest.mark.parametrize("encode", [
+    lambda k: k.replace("-", "%2D", 1).replace("-", "\\u002d"),  # percent-encoded, then JSON-escaped
+    lambda k: k.replace("-", "\\u002d", 1).replace("-", "%2D"),
+    lambda k: k.replace("-", "%5Cu002d"),  # a JSON escape, percent-encoded
+], ids=["percent-then-json", "json-then-percent", "json-inside-percent"])
+def test_a_key_behind_both_json_and_percent_escapes_is_redacted(encode) -> None:  # type: ignore[no-untyped-def]
+    line = '{"url": "http://x/?q=' + encode(KEY) + '"}'
+    redacted = Redactor.default().text(line)
+    decoded = unquote(unquote(redacted)).encode().decode("unicode_escape")  # every layer a reader could undo
+    assert KEY[len("sk-ant-api03-"):][:16] not in decoded, redacted

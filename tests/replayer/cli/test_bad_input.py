@@ -37,6 +37,7 @@ VERBS: dict[str, list[str]] = {
     "import-vcr": ["import-vcr", "{}", "-o", "{out}.jsonl"],
     "import-sse": ["import-sse", "{}", "-o", "{out}.jsonl"],
     "fuzz": ["fuzz", "examples.consumers:naive_tool_input", "-n", "1", "--cassette", "{}"],
+    "grade": ["grade", "examples.consumers:naive_tool_input", "--case", "529x2", "--cassette", "{}"],
 }
 
 FLAGS: list[list[str]] = [
@@ -50,6 +51,18 @@ FLAGS: list[list[str]] = [
     ["import-sse", TEXT, "-o", "x.jsonl", "--gap-ms", "-1"], ["import-sse", TEXT, "-o", "x.jsonl", "--gap-ms", "inf"],
     ["fuzz", "examples.consumers:naive_tool_input", "-n", "0"], ["fuzz", "examples.consumers:naive_tool_input", "-j", "0"],
     ["fuzz", "no_colon_here"],
+    *[["grade", "examples.consumers:naive_tool_input", flag, value]
+      for flag in ("--budget", "--client-timeout") for value in ("0", "-1", "nan", "inf", "", "abc")],
+    *[["grade", "examples.consumers:naive_tool_input", "--case", spec] for spec in ("", "nope", "529x-1", "\u2603")],
+    ["grade", "examples.consumers:naive_tool_input", "--fail-on", "nope"],
+    ["grade", "examples.consumers:naive_tool_input", "--sdk-retries", "-1"],
+    ["grade", "examples.consumers:naive_tool_input", "-j", "0"], ["grade", "no_colon_here"], ["grade", ""],
+    ["grade", "examples.consumers:nope"], ["grade", "json:dumps", "--case", "529x2"],
+    ["grade", "--cassette", TEXT, "--case", "529x2"],
+    # the target's requests match nothing in the cassette: the NoMatchError explanation stays off the line
+    ["grade", "examples.consumers:naive_tool_input", "--cassette", TEXT, "--case", "529x2"],
+    ["fuzz", "examples.consumers:nope"], ["fuzz", ""], ["fuzz", "examples.consumers:naive_tool_input", "--seed", "x"],
+    ["fuzz", "examples.consumers:naive_tool_input", "-n", "-5"],
     ["record", "-o", "x.jsonl", "--listen", "--port", "99999"], ["record", "-o", "x.jsonl"],
     ["record", "--listen"], ["record", "-o", "x.jsonl", "--upstream", "ftp://nowhere", "--listen"],
     ["play"], ["play", TEXT, "extra"], ["play", "--bogus", TEXT], ["nope"], ["check"], ["diff", TEXT],
