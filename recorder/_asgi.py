@@ -7,7 +7,7 @@ client's connection the same way, with no terminating chunk, as a dying server d
 The stack is uvicorn with httptools and uvloop (benchmarks/README.md says why). ASGI has no
 "abort this connection" message, so uvicorn's httptools protocol is subclassed to
 tell each request's task which asyncio transport it writes to (`_CONNECTION`), and when the
-request was read off the socket (`_ARRIVED`, for pacing that ignores time spent queueing).
+request reached the server (`_ARRIVED`, for pacing that ignores time spent queueing).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ import anyio
 import anyio.lowlevel
 import httpx2
 
+from . import _received
 from ._extras import extra
 
 with extra("server", feature="serving over HTTP (replayer.serve, recorder.proxy)"):
@@ -63,14 +64,14 @@ class Aborted(Exception):
 
 
 @contextmanager
-def _request_context(transport: asyncio.Transport) -> Iterator[None]:
+def _request_context(transport: asyncio.Transport, arrived: float) -> Iterator[None]:
     """Within the block, a task created for a request copies its connection and arrival time."""
     connection = _CONNECTION.set(transport)
-    arrived = _ARRIVED.set(time.monotonic())
+    arrived_token = _ARRIVED.set(arrived)
     try:
         yield
     finally:
-        _ARRIVED.reset(arrived)
+        _ARRIVED.reset(arrived_token)
         _CONNECTION.reset(connection)
 
 
@@ -79,10 +80,47 @@ class _Protocol(HttpToolsProtocol):
 
     httptools (a C parser) rather than h11: parsing a request's headers costs microseconds, not
     the ~0.5 ms of h11's checks, which under a burst of requests delays reading the later ones.
+    A connection's first request arrives when the kernel received it (`_received.FirstRead`,
+    on Linux), later ones on a kept-alive connection when they are read.
     """
 
+    _first: _received.FirstRead | None = None
+    _received: float | None = None  # when the kernel received the bytes being parsed, if known
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        if _received.SUPPORTED:
+            # The loop starts the transport's reading after this returns (uvloop) or on its next
+            # turn (asyncio); take the first read over after that.
+            self.loop.call_soon(self._read_first)
+
+    def _read_first(self) -> None:
+        if self.cycle is not None or self.transport.is_closing():
+            return  # the transport read first (uvloop can, on the turn in between)
+        try:
+            self._first = _received.FirstRead(self.transport, self._first_data)
+        except (OSError, RuntimeError, AttributeError):
+            pass  # not a socket this can duplicate: the transport reads, arrival is when it does
+
+    def _first_data(self, data: bytes, received: float | None) -> None:
+        self._first = None
+        if data:
+            self._received = received
+            self.data_received(data)
+            self._received = None
+        if not self.transport.is_closing() and not self.flow.read_paused:
+            self.transport.resume_reading()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._first is not None:
+            self._first.cancel()
+            self._first = None
+        super().connection_lost(exc)
+
     def _start_asgi_task(self, cycle: Any, app: Any) -> None:
-        with _request_context(self.transport):  # uvicorn creates the request's task in here
+        arrived = self._received if self._received is not None else time.monotonic()
+        self._received = None  # a request pipelined behind this one arrives when it is read
+        with _request_context(self.transport, arrived):  # uvicorn creates the request's task in here
             super()._start_asgi_task(cycle, app)
 
 
@@ -97,10 +135,11 @@ def _event_loop_runner() -> Callable[[Awaitable[None]], None]:
 
 
 def arrival() -> float | None:
-    """When the current request was read off the socket (`time.monotonic()`), before it waited its turn.
+    """When the current request reached the server (`time.monotonic()`), before it waited its turn.
 
     Under load, requests queue for the event loop; timing measured from here does not include
-    that wait. None outside a server started by `serve_app`.
+    that wait: it is when the kernel received the request (a connection's first, on Linux), or
+    else when the request was read off the socket. None outside a server started by `serve_app`.
     """
     return _ARRIVED.get()
 
