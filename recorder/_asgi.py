@@ -180,6 +180,35 @@ async def relay(body: AsyncIterable[bytes], *, log: logging.Logger | None = None
         raise Aborted(f"{type(exc).__name__}: {exc}") from exc
 
 
+async def stream_out(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: AsyncIterable[bytes], *,
+                     on_chunk: Callable[[bytes], object] | None = None,
+                     at_end: Callable[[], bool] | None = None) -> bool:
+    """Send a response whose body is `body`'s chunks as they come; False if the client left before its end.
+
+    Leaner than starlette's StreamingResponse, which runs a task per response to listen for the
+    client leaving (a task group set up, cancelled and torn down: ~0.1 ms, paid by the streams
+    due at the same instant): here the connection is looked at before each chunk. If `body`
+    breaks, the connection is broken alike (`relay`). `at_end()`, asked after each chunk, says
+    whether it was the last: then it goes out with the body's end in one write (one system call
+    fewer per stream). Then the stream yields to the loop before it returns, so that other
+    streams' events due at the same instant go out before this one's bookkeeping.
+    """
+    connection = _CONNECTION.get()
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    more = True
+    async for chunk in relay(body):
+        if connection is not None and connection.is_closing():
+            return False
+        if on_chunk is not None:
+            on_chunk(chunk)
+        more = at_end is None or not at_end()
+        await send({"type": "http.response.body", "body": chunk, "more_body": more})
+    if more:
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    await asyncio.sleep(0)
+    return True
+
+
 def raw_headers(items: Iterable[tuple[str, str]], *, drop: Iterable[str] = ()) -> list[tuple[bytes, bytes]]:
     """Headers for an ASGI response: hop-by-hop ones and `drop` removed, repeats kept."""
     dropped = HOP_BY_HOP | {name.lower() for name in drop}

@@ -58,6 +58,7 @@ class ReplayStream(httpx2.SyncByteStream, httpx2.AsyncByteStream):
         self.script = script
         self.pacer = pacer
         self.clock = clock
+        self._played = 0  # the async body's steps done, up to its last chunk yielded
 
     def __iter__(self) -> Iterator[bytes]:
         pacer = self.pacer
@@ -75,10 +76,11 @@ class ReplayStream(httpx2.SyncByteStream, httpx2.AsyncByteStream):
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         pacer = self.pacer
-        for t, item in self.script.steps:
+        for position, (t, item) in enumerate(self.script.steps, 1):
             if pacer is not None:
                 await pacer.await_(t)
             if type(item) is bytes:
+                self._played = position
                 yield item
             else:
                 await self.clock.asleep_until(self._pause(item))  # type: ignore[arg-type]
@@ -86,6 +88,13 @@ class ReplayStream(httpx2.SyncByteStream, httpx2.AsyncByteStream):
             if pacer is not None:
                 await pacer.await_(self.script.end_t)
             raise self.script.error
+
+    def at_end(self) -> bool:
+        """Whether the async body has nothing left to give (no step, no error): what it yielded last was its last chunk.
+
+        A server then sends that chunk and the body's end in one write.
+        """
+        return self._played == len(self.script.steps) and self.script.error is None
 
     def _pause(self, pause: Pause) -> float:
         """When a pause ends; everything paced after it comes that much later."""

@@ -13,7 +13,7 @@ import json
 import math
 import os
 import threading
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO, cast
@@ -25,7 +25,7 @@ from recorder._extras import extra
 
 with extra("server", feature="replayer.serve"):
     from starlette.requests import ClientDisconnect, Request
-    from starlette.responses import Response, StreamingResponse
+    from starlette.responses import Response
 
 from recorder._asgi import (
     Aborted,
@@ -35,8 +35,8 @@ from recorder._asgi import (
     arrival,
     break_connection,
     raw_headers,
-    relay,
     serve_app,
+    stream_out,
 )
 
 from .._chunking import Chunking
@@ -153,7 +153,6 @@ class ReplayApp:
                       scope: Scope, receive: Receive, send: Send) -> None:
         request = httpx2.Request(incoming.method, str(incoming.url), headers=incoming.headers.raw, content=content,
                                  extensions={"timeout": {"read": silence(incoming.headers, self.max_stall)}})
-        body: _Counted | None = None
         try:
             response = await transport.handle_async_request(request)
         except NoMatchError as exc:
@@ -162,36 +161,35 @@ class ReplayApp:
             exc.__traceback__ = None
             entry.answered(transport.cassette, exc.closest, matched=False)
             entry.finish(404, "miss", message=str(exc))
-            reply: Response = _api_error(404, "not_found_error", str(exc))
+            await _api_error(404, "not_found_error", str(exc))(scope, receive, send)
+            return
         except ReplayError as exc:
             exc.__traceback__ = None  # as for a miss
             entry.finish(500, "replay_error", message=str(exc))
-            reply = _api_error(500, "api_error", str(exc))
+            await _api_error(500, "api_error", str(exc))(scope, receive, send)
+            return
         except httpx2.TransportError as exc:
             # No response at all (a connect error, a timeout, a recording that broke before one).
             entry.finish(None, "broken", message=f"{type(exc).__name__}: {exc}")
             break_connection(reset=isinstance(exc, httpx2.ReadError))
             raise Aborted(f"{type(exc).__name__}: {exc}") from exc
-        else:
-            entry.answered(transport.cassette, response.extensions.get(INTERACTION), matched=True)
-            self._pace_from_arrival(transport, response)
-            sse = response.headers.get("content-type", "").startswith("text/event-stream")
-            body = _Counted(relay(cast(AsyncIterable[bytes], response.stream)), sse=sse)
-            reply = StreamingResponse(body, status_code=response.status_code)
-            # As bytes: the recorded values may be any text (UTF-8 on the wire), more than Latin-1 can hold.
-            items = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in response.headers.raw]
-            reply.raw_headers = raw_headers(items, drop=_BODY_HEADERS)
-        if body is None:
-            await reply(scope, receive, send)
-            return
+        entry.answered(transport.cassette, response.extensions.get(INTERACTION), matched=True)
+        self._pace_from_arrival(transport, response)
+        sse = response.headers.get("content-type", "").startswith("text/event-stream")
+        events = _Events()
+        # As bytes: the recorded values may be any text (UTF-8 on the wire), more than Latin-1 can hold.
+        items = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in response.headers.raw]
+        stream = response.stream
         try:
-            await reply(scope, receive, send)
+            complete = await stream_out(send, response.status_code, raw_headers(items, drop=_BODY_HEADERS),
+                                        cast(AsyncIterable[bytes], stream), on_chunk=events if sse else None,
+                                        at_end=stream.at_end if isinstance(stream, ReplayStream) else None)
         except Aborted as exc:
-            entry.finish(reply.status_code, "broken", events=body.events, message=str(exc))
+            entry.finish(response.status_code, "broken", events=events.count, message=str(exc))
             raise
-        except (ClientDisconnect, OSError):
-            pass
-        entry.finish(reply.status_code, "complete" if body.done else "disconnected", events=body.events)
+        except OSError:
+            complete = False
+        entry.finish(response.status_code, "complete" if complete else "disconnected", events=events.count)
 
     @staticmethod
     def _pace_from_arrival(transport: ReplayTransport, response: httpx2.Response) -> None:
@@ -206,24 +204,17 @@ class ReplayApp:
             stream.pacer.origin = min(stream.pacer.origin, arrived)
 
 
-class _Counted:
-    """A response body passed through, counting the SSE events it carries; `done` once it all went out."""
+class _Events:
+    """Counts the SSE events of a body it is given chunk by chunk."""
 
-    def __init__(self, body: AsyncIterable[bytes], *, sse: bool) -> None:
-        self.body = body
-        self.sse = sse
-        self.events = 0
-        self.done = False
+    def __init__(self) -> None:
+        self.count = 0
+        self._tail = b""  # the end of the previous chunk: a blank line may straddle two chunks
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        tail = b""  # the end of the previous chunk: a blank line may straddle two chunks
-        async for chunk in self.body:
-            if self.sse:
-                joined = tail + chunk
-                self.events += _blank_lines(joined) - _blank_lines(tail)
-                tail = joined[-3:]
-            yield chunk
-        self.done = True
+    def __call__(self, chunk: bytes) -> None:
+        joined = self._tail + chunk
+        self.count += _blank_lines(joined) - _blank_lines(self._tail)
+        self._tail = joined[-3:]
 
 
 def _blank_lines(data: bytes) -> int:
