@@ -64,6 +64,7 @@ with serve(transport, on_listen=listening):
 """
 FIRST_EVENT = 0.3
 TARGET_P99_MS = 10.0
+SETTLE = 0.2  # s after the last stream is due before the client processes decode what they got
 REQUEST: dict[str, Any] = {"model": "claude-haiku-4-5", "max_tokens": 1024, "stream": True,
                            "messages": [{"role": "user", "content": "Tell me a story."}]}
 STORY = ("Once upon a time a small lighthouse keeper counted the ships that passed, one by one, "
@@ -138,9 +139,9 @@ def _dechunk(raw: bytes) -> tuple[int, bytes]:
         rest = rest[size + 2:]
 
 
-async def one_client(host: str, port: int, payload: bytes, start: asyncio.Event, delay: float) -> Seen:
-    """POST the request on a fresh connection `delay` s after `start`, read the chunked SSE body, time each event."""
-    seen = Seen()
+async def one_client(host: str, port: int, payload: bytes, start: asyncio.Event,
+                     delay: float) -> tuple[_Client, Exception | None]:
+    """POST the request on a fresh connection `delay` s after `start`; the raw answer, timestamped as it came."""
     transport, client = await asyncio.get_running_loop().create_connection(_Client, host, port)
     head = (f"POST /v1/messages HTTP/1.1\r\nhost: {host}:{port}\r\ncontent-type: application/json\r\n"
             f"anthropic-version: 2023-06-01\r\ncontent-length: {len(payload)}\r\nconnection: close\r\n\r\n").encode()
@@ -149,12 +150,17 @@ async def one_client(host: str, port: int, payload: bytes, start: asyncio.Event,
         await asyncio.sleep(delay)
     client.sent = time.monotonic()
     transport.write(head + payload)
-    error = await client.done
-    seen.sent = client.sent
+    return client, await client.done
+
+
+def decoded(client: _Client, error: Exception | None) -> Seen:
+    """A client's view: status, de-chunked body, each event's arrival. Run once every stream of the
+    process has ended: decoding while others still stream would delay their timestamps."""
+    seen = Seen(sent=client.sent)
+    raw = bytes(client.raw)
     try:
-        seen.status, seen.body = _dechunk(bytes(client.raw))
-        head_events = bytes(client.raw).partition(b"\r\n\r\n")[0].count(b"\n\n")
-        seen.arrivals = client.arrivals[head_events:]
+        seen.status, seen.body = _dechunk(raw)
+        seen.arrivals = client.arrivals[raw.partition(b"\r\n\r\n")[0].count(b"\n\n"):]
     except (ValueError, IndexError) as exc:
         seen.error = f"{type(exc).__name__}: {exc}" if error is None else f"{type(error).__name__}: {error}"
     return seen
@@ -178,7 +184,11 @@ async def load(url: str, payload: bytes, delays: list[float], start_at: float, t
         before = time.monotonic()
         await asyncio.sleep(0.001)
         lags.append(time.monotonic() - before - 0.001)
-    return await streams, lags
+    answers = await streams
+    # Decode, and hand the results over, only once every process's streams should have ended:
+    # doing it sooner takes the CPU from the server (and the other clients) while they still stream.
+    await asyncio.sleep(max(0.0, until + SETTLE - time.monotonic()))
+    return [decoded(client, error) for client, error in answers], lags
 
 
 def client_process(url: str, payload: bytes, delays: list[float], start_at: float, timeout: float,
