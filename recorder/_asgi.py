@@ -89,7 +89,7 @@ class _Protocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        if _received.SUPPORTED:
+        if _received.FirstRead.available():
             # The loop starts the transport's reading after this returns (uvloop) or on its next
             # turn (asyncio); take the first read over after that.
             self.loop.call_soon(self._read_first)

@@ -26,19 +26,39 @@ SUPPORTED = sys.platform == "linux" and hasattr(socket, "CMSG_SPACE")
 _READ_SIZE = 65536
 
 
+def _most_armed() -> int:
+    """How many connections may wait for their first read here at once: each holds a second file
+    descriptor meanwhile, so a quarter of the process's limit, leaving the rest to accept connections."""
+    if not SUPPORTED:
+        return 0
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return 256 if soft == resource.RLIM_INFINITY else soft // 4
+
+
 class FirstRead:
     """Reads `transport`'s next bytes here and passes them to `on_data(data, received)`, then stops.
 
     `received` is when the kernel received them (`time.monotonic()` scale), None if it did not
     say. `data` is b"" when the peer closed or reset the connection first: the transport, once
     it reads again, sees that itself. `on_data` resumes the transport's reading; `cancel()`
-    stops early (the connection closed meanwhile). Check `SUPPORTED` first.
+    stops early (the connection closed meanwhile). Check `available()` first.
     """
+
+    armed = 0  # instances waiting for their read, process-wide
+    most = _most_armed()
+
+    @classmethod
+    def available(cls) -> bool:
+        """Whether a connection's first read can be taken over now (Linux; file descriptors to spare)."""
+        return cls.armed < cls.most
 
     def __init__(self, transport: asyncio.Transport, on_data: Callable[[bytes, float | None], None]) -> None:
         self.on_data = on_data
         self.loop = asyncio.get_running_loop()
         self.sock: socket.socket | None = socket.socket(fileno=os.dup(transport.get_extra_info("socket").fileno()))
+        FirstRead.armed += 1  # until cancel()
         try:
             self.sock.setblocking(False)
             self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
@@ -66,6 +86,7 @@ class FirstRead:
             self.loop.remove_reader(self.sock.fileno())
             self.sock.close()
             self.sock = None
+            FirstRead.armed -= 1
 
 
 def _received(ancillary: list[tuple[int, int, bytes]]) -> float | None:

@@ -57,3 +57,20 @@ def test_a_request_that_waits_for_a_busy_loop_arrived_when_the_kernel_received_i
     assert sent - 0.05 < first["arrived"] < sent + BLOCK / 4
     # A later request on a kept-alive connection: arrived when read.
     assert second["arrived"] >= first["handled"]
+
+
+def test_connections_beyond_the_cap_are_read_by_their_transport(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each connection waiting for its first read holds a second descriptor: past the cap, none is taken."""
+    from recorder._received import FirstRead
+
+    monkeypatch.setattr(FirstRead, "most", 1)
+    with serve_app(app) as url:
+        parts = urlsplit(url)
+        socks = [socket.create_connection((parts.hostname, parts.port)) for _ in range(3)]
+        time.sleep(0.1)
+        assert FirstRead.armed == (1 if SUPPORTED else 0)
+        answers = [get(sock, "/when") for sock in socks]
+        assert FirstRead.armed == 0
+        for sock in socks:
+            sock.close()
+    assert all(a["arrived"] is not None for a in answers)
