@@ -85,7 +85,7 @@ class _Protocol(HttpToolsProtocol):
     """
 
     _first: _received.FirstRead | None = None
-    _received: float | None = None  # when the kernel received the bytes being parsed, if known
+    _stamp: float | None = None  # when the kernel received the bytes being parsed, if known
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -105,9 +105,9 @@ class _Protocol(HttpToolsProtocol):
     def _first_data(self, data: bytes, received: float | None) -> None:
         self._first = None
         if data:
-            self._received = received
+            self._stamp = received
             self.data_received(data)
-            self._received = None
+            self._stamp = None
         if not self.transport.is_closing() and not self.flow.read_paused:
             self.transport.resume_reading()
 
@@ -118,8 +118,8 @@ class _Protocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def _start_asgi_task(self, cycle: Any, app: Any) -> None:
-        arrived = self._received if self._received is not None else time.monotonic()
-        self._received = None  # a request pipelined behind this one arrives when it is read
+        arrived = self._stamp if self._stamp is not None else time.monotonic()
+        self._stamp = None  # a request pipelined behind this one arrives when it is read
         with _request_context(self.transport, arrived):  # uvicorn creates the request's task in here
             super()._start_asgi_task(cycle, app)
 
