@@ -463,6 +463,9 @@ class _Lines:
 
 
 _read_json = msgspec.json.decode  # the decoder readers use
+# Data shorter than this nests less deep than msgspec's recursion limit (about 900 levels) allows,
+# with one level to spare for the line around it.
+_SHALLOW = 1800
 
 
 # The usual chunk of a stream: one delta of a content block. A typed decode of its data checks that
@@ -493,9 +496,6 @@ class _Delta(msgspec.Struct, tag_field="type", tag="content_block_delta", forbid
 
 
 _read_delta = msgspec.json.Decoder(_Delta).decode
-# Data shorter than this nests less deep than msgspec's recursion limit (about 900 levels) allows,
-# with one level to spare for the line around it.
-_SHALLOW = 1800
 
 
 class _Sink:
