@@ -12,7 +12,7 @@ from array import array
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import msgspec
@@ -328,15 +328,6 @@ class CassetteWriter:
         event = self._lines.event
         self._emit(event(id, t, events[0]) if len(events) == 1 else "".join([event(id, t, sse) for sse in events]))
 
-    def write_delta_chunk(self, id: int, t: float, chunk: bytes) -> bool:
-        """Write the event of `chunk` if it is one whole usual delta event (the recording hot path, from the
-        wire bytes); False, having written nothing, for any other chunk: decode it and `write_events`."""
-        line = self._lines.delta_chunk(id, t, chunk)
-        if line is None:
-            return False
-        self._emit(line)
-        return True
-
     def close(self) -> None:
         """Stop writing; the file closes when the last writer of this process on it closes."""
         with self._sink.lock:
@@ -359,10 +350,7 @@ class CassetteWriter:
                 raise CassetteClosedError(
                     f"this CassetteWriter was closed, so the line was not written: {text[:80]!r}; keep the "
                     "writer open while clients record through it (whoever created it closes it)", path=self.path)
-            if sink.header is not None:
-                sink.write(data)
-            elif (written := os.write(sink.fd, data)) < len(data):  # _Sink.write inlined: once per event
-                _write_all(sink.fd, data, written)
+            sink.write(data)
 
 
 class _Lines:
@@ -393,6 +381,20 @@ class _Lines:
         being serialised again; the line is the same JSON value, and redaction sees escapes decoded.
         """
         data = sse.data
+        if (self.quick and len(data) < _SHALLOW and "\n" not in data and "sk-ant-" not in data and "\\u" not in data
+                and "%" not in data and sse.id is None and sse.retry is None):
+            # The usual event: short clean JSON. Its data alone is decoded (cheaper than the line, and
+            # stricter: one value and nothing after it), and shallow enough that the line decodes too.
+            try:
+                value = _read_json(data)
+            except (msgspec.DecodeError, RecursionError):
+                pass  # the general path below decides
+            else:
+                stored = self._stored(id, value)
+                if stored is value:
+                    name = self.names.get(sse.event) or self._name(sse.event)
+                    return f'{{"id":{id},"kind":"event","t":{t!r},"event":{name},"data":{data}}}\n'
+                return self._rewritten(id, t, sse.event, stored)
         if data and sse.id is None and sse.retry is None and "\n" not in data:
             name = self.names.get(sse.event) or self._name(sse.event)
             line = f'{{"id":{id},"kind":"event","t":{t!r},"event":{name},"data":{data}}}'
@@ -407,35 +409,22 @@ class _Lines:
             else:
                 stored = self._delta(id, value)
                 if stored is not value:
-                    return self.redactor.text(dumps(Event(t, sse.event, Payload(stored)).to_json(id))) + "\n"
+                    return self._rewritten(id, t, sse.event, stored)
                 return line + "\n" if self.clean(data) else self.redactor.text(line) + "\n"
         return self.encode(Event(t, sse.event, Payload(**payload_fields(data)), sse.id, sse.retry).to_json(id))
 
-    def delta_chunk(self, id: int, t: float, chunk: bytes) -> str | None:
-        """The line `event` gives for `chunk`, when it is one whole usual delta event that needs no
-        redaction (most chunks of a stream); None for any other chunk, which the caller decodes.
+    def _rewritten(self, id: int, t: float, event: str | None, stored: Any) -> str:
+        return self.redactor.text(dumps(Event(t, event, Payload(stored)).to_json(id))) + "\n"
 
-        Answered from the wire bytes, with one typed decode of the data and no SSEEvent: the recording hot path.
-        """
-        if not self.quick or self.joiner.tails or not chunk.startswith(_DELTA_FRAME):
-            return None
-        try:
-            text = chunk.decode()
-        except UnicodeDecodeError:
-            return None
-        data = text[len(_DELTA_FRAME):-2]
-        # One data line, no CR (a line break in SSE), nothing redaction must decode or replace; one-character
-        # tests first, as they are the cheapest.
-        if ("\n" in data or "\r" in data or "%" in data or ("\\" in data and "\\u" in data) or "sk-ant-" in data
-                or not text.endswith("\n\n")):
-            return None
-        try:
-            delta = _read_delta(data).delta
-        except msgspec.DecodeError:
-            return None
-        if delta.text.endswith(KEY_STARTS):  # the next delta might complete it into a key
-            return None
-        return f'{{"id":{id},"kind":"event","t":{t!r},"event":"content_block_delta","data":{data}}}\n'
+    def _stored(self, id: int, data: Any) -> Any:
+        """`_delta(id, data)` for clean `data` (no key, no escape in it), the usual delta answered quickly."""
+        delta = data.get("delta") if type(data) is dict else None
+        if type(delta) is not dict or self.joiner.tails:
+            return self._delta(id, data)
+        for field, value in delta.items():
+            if type(value) is str and value.endswith(KEY_STARTS) and field != "type":
+                return self._delta(id, data)
+        return data
 
     def _name(self, event: str | None) -> str:
         name = self.names[event] = self.redactor.text(dumps(event))
@@ -466,36 +455,6 @@ _read_json = msgspec.json.decode  # the decoder readers use
 # Data shorter than this nests less deep than msgspec's recursion limit (about 900 levels) allows,
 # with one level to spare for the line around it.
 _SHALLOW = 1800
-
-
-# The usual chunk of a stream: one delta of a content block. A typed decode of its data checks that
-# it is one JSON value (as `_read_json` does) and finds the one string redaction must look at.
-_DELTA_FRAME = b"event: content_block_delta\ndata: "
-_Index = Annotated[int, msgspec.Meta(ge=0, le=1 << 31)]  # in range for any reader
-
-
-class _TextDelta(msgspec.Struct, tag_field="type", tag="text_delta", forbid_unknown_fields=True, gc=False):
-    text: str
-
-
-class _JsonDelta(msgspec.Struct, tag_field="type", tag="input_json_delta", forbid_unknown_fields=True, gc=False):
-    text: str = msgspec.field(name="partial_json")
-
-
-class _ThinkingDelta(msgspec.Struct, tag_field="type", tag="thinking_delta", forbid_unknown_fields=True, gc=False):
-    text: str = msgspec.field(name="thinking")
-
-
-class _SignatureDelta(msgspec.Struct, tag_field="type", tag="signature_delta", forbid_unknown_fields=True, gc=False):
-    text: str = msgspec.field(name="signature")
-
-
-class _Delta(msgspec.Struct, tag_field="type", tag="content_block_delta", forbid_unknown_fields=True, gc=False):
-    index: _Index
-    delta: _TextDelta | _JsonDelta | _ThinkingDelta | _SignatureDelta
-
-
-_read_delta = msgspec.json.Decoder(_Delta).decode
 
 
 class _Sink:
@@ -594,11 +553,12 @@ def _continue(fd: int, path: Path) -> int | None:
     return max((i.id for i in existing.interactions), default=-1) + 1
 
 
-def _write_all(fd: int, data: bytes, written: int = 0) -> None:
-    """Write `data` from offset `written` on: a write may take less than asked (a full disk, a signal)."""
-    view = memoryview(data)[written:]
-    while view:
-        view = view[os.write(fd, view):]
+def _write_all(fd: int, data: bytes) -> None:
+    written = os.write(fd, data)
+    if written < len(data):  # rare (a full disk, a signal): write the rest
+        view = memoryview(data)[written:]
+        while view:
+            view = view[os.write(fd, view):]
 
 
 class _Parts:

@@ -44,17 +44,11 @@ class SSEDecoder:
         self._dirty = False
         self._raw: list[bytes] = []
 
-    @property
-    def at_boundary(self) -> bool:
-        """Whether the stream has started and nothing of an event is pending: a next chunk that is one
-        whole event is then that event alone."""
-        return self._started and not (self._partial or self._skip_lf or self._dirty or self._raw)
-
     def decode(self, chunk: bytes) -> list[SSEEvent]:
         """Feed one chunk; return the events it completes."""
         if not chunk:
             return []
-        if self.at_boundary:
+        if self._started and not (self._partial or self._skip_lf or self._dirty or self._raw):
             events, end = self._simple(chunk)
             if end == len(chunk):
                 return events

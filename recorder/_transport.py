@@ -22,7 +22,6 @@ from ._model import (
 from ._redact import Redactor
 from ._sse import SSEDecoder
 
-_now = time.monotonic
 # Stored bodies are decoded, so these no longer describe them.
 _ENCODING_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
 
@@ -116,11 +115,9 @@ class _Exchange:
         self.seen: set[str | None] = set()
         self.done = False
         self.decoder: Any = None
-        self.direct = False  # whether the next chunk may be written straight from its bytes
 
     def elapsed(self) -> float:
-        # Rounded to the microsecond through an integer: cheaper than round(seconds, 6).
-        return round((_now() - self.started) * 1e6) / 1e6
+        return round(time.monotonic() - self.started, 6)
 
     def respond(self, response: httpx2.Response) -> httpx2.Response:
         headers = self.writer.redactor.headers_of(response.headers.multi_items())
@@ -138,9 +135,7 @@ class _Exchange:
         )
 
     def feed(self, chunk: bytes) -> None:
-        t = round((_now() - self.started) * 1e6) / 1e6  # elapsed(), inlined on the hot path
-        if self.direct and self.writer.write_delta_chunk(self.id, t, chunk):
-            return  # a content_block_delta event: it changes neither the decoder nor the outcome
+        t = round(time.monotonic() - self.started, 6)  # elapsed(), inlined on the hot path
         if self.decoder is not None:
             chunk = b"".join(self.decoder.decode(chunk))
         if self.sse is None:
@@ -151,7 +146,6 @@ class _Exchange:
             for sse in events:
                 self.seen.add(sse.event)
             self.writer.write_events(self.id, t, events)
-        self.direct = self.decoder is None and self.sse.at_boundary
 
     def finish(self, outcome: Outcome | None = None) -> None:
         """The body ended (or the app closed it early, `outcome="cancelled"`)."""
