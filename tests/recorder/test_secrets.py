@@ -371,7 +371,8 @@ def test_a_key_split_across_deltas_cannot_be_rebuilt(tmp_path: Path, kind: tuple
 
 
 @pytest.mark.parametrize("encode", [lambda key: key, lambda key: key.replace("-", "%2D"),
-                                    lambda key: key.replace("-", "\\u002d"), lambda key: key.replace("-", "%5Cu002d")])
+                                    lambda key: key.replace("-", "\\u002d"), lambda key: key.replace("-", "%5Cu002d")],
+                         ids=["plain", "percent", "json-escaped", "percent-and-json"])
 def test_a_key_right_after_a_key_in_the_next_delta_is_redacted(tmp_path: Path, encode) -> None:  # type: ignore[no-untyped-def]
     # The first key's match runs on into the next delta's `sk`; the second key must still be found.
     scenario = Scenario("split", "http://upstream.test/v1/messages", {}, b"{}",
