@@ -1,6 +1,8 @@
-"""Scaling with stream length: `recorder.load` and instant replay for 1k, 10k and 100k events.
+"""Scaling with stream length: recording, `recorder.load` and instant replay for 1k, 10k and 100k events.
 
 Each cassette is recorded by `recorder.RecordingTransport` from an in-memory stream, then timed:
+- record: `messages.create(stream=True)` iterated to the end through `RecordingTransport(tmpfile,
+  transport=mock)`, one chunk per event (as bench_record.py; creating and closing the writer untimed);
 - load:   `recorder.load(path)` (read, validate, build the model);
 - replay: `FakeAnthropic(cassette)` then `messages.create(stream=True)` iterated to the end.
 - diagnostic: `recorder.load` with Python's cyclic garbage collector paused, to show how much of
@@ -39,10 +41,25 @@ def load_without_gc(path: Path) -> recorder.Cassette:
 
 
 def measure(path: Path, n: int) -> dict[str, c.Timing]:
-    """Record an `n`-event cassette at `path`, then time loading and replaying it."""
+    """Record an `n`-event cassette at `path`, then time recording, loading and replaying it."""
     c.log(f"[scaling] {n:,} events: recording the cassette ...")
-    cassette = c.record_cassette(path, c.stream_chunks(n))
+    chunks = c.stream_chunks(n)
+    cassette = c.record_cassette(path, chunks)
     expected = c.sdk_event_count(cassette)
+    take = path.with_suffix(".take.jsonl")
+
+    def recording_setup() -> recorder.RecordingTransport:
+        return recorder.RecordingTransport(take, transport=c.mock_transport(chunks))
+
+    def record(transport: recorder.RecordingTransport) -> int:
+        count = c.consume_create(c.sdk_client(transport))
+        if count != expected:
+            raise RuntimeError(f"the SDK yielded {count} events while recording, expected {expected}")
+        return count
+
+    def recording_teardown(transport: recorder.RecordingTransport) -> None:
+        transport.close()
+        take.unlink()
 
     def replay(_: None) -> int:
         count = c.consume_create(replayer.FakeAnthropic(cassette))
@@ -51,8 +68,9 @@ def measure(path: Path, n: int) -> dict[str, c.Timing]:
         return count
 
     repeat = repeats_for(n)
-    c.log(f"[scaling] {n:,} events: load / load with GC paused / replay, {repeat} interleaved runs each ...")
+    c.log(f"[scaling] {n:,} events: record / load / load with GC paused / replay, {repeat} interleaved runs each ...")
     return c.compare({
+        "record": (recording_setup, record, recording_teardown),
         "load": (c.no_setup, lambda _: recorder.load(path)),
         "load, GC paused (diagnostic)": (c.no_setup, lambda _: load_without_gc(path)),
         "replay": (c.no_setup, replay),
@@ -80,7 +98,7 @@ def main(argv: list[str] | None = None) -> list[c.Result]:
         target = "" if "diagnostic" in what else "~1 (<= 1.2)"
         results.append(c.Result(BENCH, f"{what}: per-event cost {big:,} / {small:,}", ratio, "x", target,
                                 ratio <= 1.2 if target else None))
-    c.finish(results, args, "Load and instant-replay time against stream length (medians)")
+    c.finish(results, args, "Recording, load and instant-replay time against stream length (medians)")
     return results
 
 

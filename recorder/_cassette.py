@@ -41,7 +41,7 @@ from ._model import (
     dumps,
     payload_fields,
 )
-from ._redact import _DEFAULT_PATTERNS, _KEY_STARTS, DeltaJoiner, Redactor
+from ._redact import KEY_STARTS, DeltaJoiner, Redactor
 from ._sse import SSEDecoder, SSEEvent
 
 try:
@@ -361,7 +361,7 @@ class _Lines:
         self.joiner = DeltaJoiner(redactor)
         self.names: dict[str | None, str] = {}
         self.clean = redactor.is_clean
-        self.quick = redactor.patterns is _DEFAULT_PATTERNS
+        self.quick = redactor.builtin
 
     def encode(self, line: dict[str, Any]) -> str:
         kind = line.get("kind")
@@ -422,7 +422,7 @@ class _Lines:
         if type(delta) is not dict or self.joiner.tails:
             return self._delta(id, data)
         for field, value in delta.items():
-            if type(value) is str and value.endswith(_KEY_STARTS) and field != "type":
+            if type(value) is str and value.endswith(KEY_STARTS) and field != "type":
                 return self._delta(id, data)
         return data
 

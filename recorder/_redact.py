@@ -26,7 +26,8 @@ _PERCENT_RUN = re.compile(r"[A-Za-z0-9_.~+\-%]++")
 _TAIL = 256
 _OPEN_MATCH = 4096
 _DEFAULT_PATTERNS = (API_KEY,)
-_KEY_STARTS = ("s", "sk", "sk-", "sk-a", "sk-an", "sk-ant", "\\")  # what the next delta can complete into a key
+# What the end of a delta can be that the next delta completes into a key (built-in rules).
+KEY_STARTS = ("s", "sk", "sk-", "sk-a", "sk-an", "sk-ant", "\\")
 
 
 @dataclass(frozen=True)
@@ -80,9 +81,14 @@ class Redactor:
             text = _PERCENT_RUN.sub(self._percent_escaped, text)
         return text
 
+    @property
+    def builtin(self) -> bool:
+        """Whether these are the built-in patterns, which the recording hot path checks without the regex engine."""
+        return self.patterns is _DEFAULT_PATTERNS
+
     def is_clean(self, text: str) -> bool:
         """Whether `text` certainly needs no redaction (a quick test, for the recording hot path)."""
-        if self.patterns is not _DEFAULT_PATTERNS:
+        if not self.builtin:
             return self.text(text) == text
         return "sk-ant-" not in text and "\\u" not in text and "%" not in text
 
@@ -164,7 +170,7 @@ class DeltaJoiner:
     def __init__(self, redactor: Redactor) -> None:
         self.redactor = redactor
         self.tails: dict[tuple[object, ...], str] = {}
-        self._quick = redactor.patterns is _DEFAULT_PATTERNS
+        self._quick = redactor.builtin
 
     def piece(self, stream: tuple[object, ...], text: str) -> str:
         """What to store of `text`, the next delta of `stream` (e.g. interaction id, block index, field)."""
@@ -176,12 +182,19 @@ class DeltaJoiner:
         keep = max(0, len(joined) - _TAIL)
         if spans and spans[-1][1] == len(joined):  # a match may go on in the next delta
             keep = min(keep, max(spans[-1][0], len(joined) - _OPEN_MATCH))
-        elif self._quick and not joined.endswith(_KEY_STARTS) and "\\u" not in joined[-_TAIL:]:
+        elif self._quick and not joined.endswith(KEY_STARTS) and "\\u" not in joined[-_TAIL:]:
             keep = len(joined)  # nothing at the end can begin a key
         if keep < len(joined):
-            self.tails[stream] = joined[keep:]
+            self.tails[stream] = joined[keep:]  # as it arrived: what the next delta may complete
         else:
             self.tails.pop(stream, None)
+        own = self.redactor.text(text)
+        if own != text:
+            # The delta's own keys (in any form) go first: a match running on from the tail could take
+            # the `sk` of an escaped key (`sk%2Dant%2D...`), which the line's redaction then misses.
+            text = own
+            joined = (tail or "") + text
+            spans = self.redactor.spans(joined)
         offset = len(joined) - len(text)
         if not spans or spans[-1][1] <= offset:
             return text
@@ -199,7 +212,7 @@ class DeltaJoiner:
 
         Answered without the regex engine for the built-in rules: the common case on the hot path.
         """
-        return self._quick and "sk-ant-" not in text and "\\u" not in text and not text.endswith(_KEY_STARTS)
+        return self._quick and "sk-ant-" not in text and "\\u" not in text and not text.endswith(KEY_STARTS)
 
     def forget(self, *prefix: object) -> None:
         """The streams starting with `prefix` are over (a content block stopped, an interaction ended)."""

@@ -370,6 +370,17 @@ def test_a_key_split_across_deltas_cannot_be_rebuilt(tmp_path: Path, kind: tuple
     assert joined.startswith("use ") and joined.endswith("REDACTED now")
 
 
+@pytest.mark.parametrize("encode", [lambda key: key, lambda key: key.replace("-", "%2D"),
+                                    lambda key: key.replace("-", "\\u002d"), lambda key: key.replace("-", "%5Cu002d")],
+                         ids=["plain", "percent", "json-escaped", "percent-and-json"])
+def test_a_key_right_after_a_key_in_the_next_delta_is_redacted(tmp_path: Path, encode) -> None:  # type: ignore[no-untyped-def]
+    # The first key's match runs on into the next delta's `sk`; the second key must still be found.
+    scenario = Scenario("split", "http://upstream.test/v1/messages", {}, b"{}",
+                        message_events([("text", "text_delta", [f"use {KEY}", encode(KEY) + " now"])]))
+    transport_sync(scenario, tmp_path / "c.jsonl")
+    assert_no_key([(tmp_path / "c.jsonl").read_text()], [recorder.load(tmp_path / "c.jsonl")])
+
+
 def test_export_vcr_redacts_what_it_writes(tmp_path: Path) -> None:
     request = recorder.Request("POST", f"http://x/v1/messages?k={KEY}", {"x-api-key": KEY, "x-note": KEY},
                                recorder.Payload({"prompt": KEY}))
