@@ -348,12 +348,15 @@ def test_recorded_timing_through_the_cassette_fixture_and_speed(project: pytest.
         def test_paced(anthropic_client, cassette):
             recorded = next(e.t for e in cassette[0].events if e.event == "content_block_delta")
             assert recorded > 0.2
-            assert recorded / 4 * 0.8 < first_token(anthropic_client) < recorded / 4 + 0.15
+            # Paced: never sooner than speed 4 allows; the upper bound only says "faster than recorded"
+            # (a loaded machine delays a first token by tenths of a second).
+            assert recorded / 4 * 0.8 < first_token(anthropic_client) < recorded
 
         @pytest.mark.cassette("text.jsonl")
-        def test_instant_unless_the_suite_says(anthropic_client, request):
+        def test_instant_unless_the_suite_says(anthropic_client, cassette, request):
             speed = request.config.getoption("cassette_speed")
-            assert first_token(anthropic_client) < (0.05 if speed is None else 10)
+            paced = next(e.t for e in cassette[0].events if e.event == "content_block_delta") / 4 * 0.8
+            assert first_token(anthropic_client) < (paced if speed is None else 10)
     """)
     run(project).assert_outcomes(passed=2)
     run(project, "--cassette-speed=100").assert_outcomes(passed=2)
