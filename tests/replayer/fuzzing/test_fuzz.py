@@ -77,13 +77,15 @@ def test_strict_dispatch_fails_on_an_unknown_event_type() -> None:
     assert unknown and result.failure.error.args[0] in unknown
 
 
-def test_normalize_each_delta_fails_when_a_combining_mark_starts_a_delta() -> None:
+def test_normalize_each_delta_fails_when_a_character_is_composed_across_two_deltas() -> None:
     result = fuzz(consumers.normalize_each_delta, examples=N, seed=SEED)
     assert result.failure is not None and isinstance(result.failure.error, AssertionError)
     case = result.failure.case
     assert isinstance(case, GeneratedStream) and blocks(case) == ["text"]
     deltas = [data["delta"]["text"] for name, data in case.events if name == "content_block_delta"]
-    assert len(deltas) == 2 and unicodedata.combining(deltas[1][0])
+    # Two deltas of one character each that NFC composes into one: "e" + U+0301, or Hangul jamo.
+    assert len(deltas) == 2 and all(len(d) == 1 for d in deltas)
+    assert len(unicodedata.normalize("NFC", "".join(deltas))) == 1
 
 
 def test_decode_each_chunk_fails_when_a_read_ends_inside_a_character() -> None:
