@@ -37,6 +37,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import anthropic
+import httpx2
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
 from hypothesis.errors import HypothesisException, StopTest
@@ -44,7 +46,10 @@ from hypothesis.strategies import SearchStrategy
 
 from recorder import Cassette
 
+from .._client import _PLACEHOLDER_KEY
 from .._errors import ReplayError
+from .._timing import VirtualClock
+from .._transport import transport_for
 from ._conversations import Conversation
 from ._generated import GeneratedStream
 from ._mutate import MutatedCassette
@@ -112,9 +117,10 @@ def load_target(spec: str) -> Target:
     return target
 
 
-def run_case(target: Target, case: Case, *, oracle: bool | None = None) -> Any:
+def run_case(target: Target, case: Case, *, oracle: bool | None = None, client: _Client | None = None) -> Any:
     """Run `target` once on `case`: a fresh fake client (async if the target is a coroutine function),
-    and the oracle too when the target takes two parameters (`oracle`: whether it does, if known)."""
+    and the oracle too when the target takes two parameters (`oracle`: whether it does, if known).
+    A sync target gets `client`'s SDK client instead, answered by `case`, when given."""
     oracle = _wants_oracle(target) if oracle is None else oracle
     if oracle and isinstance(case, MutatedCassette):
         raise FuzzError("a two-parameter target needs generated streams or conversations: a mutated cassette "
@@ -122,8 +128,39 @@ def run_case(target: Target, case: Case, *, oracle: bool | None = None) -> Any:
     extra = (case.expected,) if oracle else ()  # type: ignore[union-attr]
     if inspect.iscoroutinefunction(target):
         return asyncio.run(_arun(target, case, extra))
-    with case.client() as client:
-        return target(client, *extra)
+    if client is not None:
+        return target(client.answering(case), *extra)
+    with case.client() as fresh:
+        return target(fresh, *extra)
+
+
+class _Client:
+    """The SDK client a fuzz run gives a sync target: one for every case, its transport swapped for the
+    case's own (building an SDK client costs a few percent of a case), rebuilt if the target closes it."""
+
+    def __init__(self) -> None:
+        self.transport = _Swapped()
+        self.http: httpx2.Client | None = None
+        self.sdk: anthropic.Anthropic | None = None
+
+    def answering(self, case: Case) -> anthropic.Anthropic:
+        """The client, now answered by `case` (with its chunking and faults, on a VirtualClock), as `case.client()` is."""
+        self.transport.current = transport_for(case, chunking=case.chunking, faults=getattr(case, "faults", ()),
+                                               clock=VirtualClock())
+        if self.sdk is None or self.http is None or self.http.is_closed:
+            self.http = httpx2.Client(transport=self.transport)
+            self.sdk = anthropic.Anthropic(api_key=_PLACEHOLDER_KEY, http_client=self.http)
+        self.http.cookies.clear()  # nothing a case answered carries over to the next
+        return self.sdk
+
+
+class _Swapped(httpx2.BaseTransport):
+    """A transport that hands every request to `current`."""
+
+    current: httpx2.BaseTransport
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        return self.current.handle_request(request)
 
 
 async def _arun(target: Target, case: Case, extra: tuple[Any, ...]) -> Any:
@@ -212,11 +249,12 @@ def _search(function: Target, name: str, strategy: SearchStrategy[Any], examples
     """One hypothesis run: replay the database's failures, search, shrink the first failure, return it (unsaved)."""
     state = _State(progress)
     oracle = _wants_oracle(function)
+    client = _Client()
 
     def check(case: Case) -> None:
         state.start(case)
         try:
-            run_case(function, case, oracle=oracle)
+            run_case(function, case, oracle=oracle, client=client)
         except StopTest:  # hypothesis abandoned a conversation mid-draw: not a case, not a failure
             state.abandoned()
             raise
