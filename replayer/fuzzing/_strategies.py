@@ -506,15 +506,28 @@ def chunkings(*, newlines: Iterable[str] = ("\n", "\r\n", "\r"), max_size: int =
     framings = tuple(newlines)
     if not framings or set(framings) - {"\n", "\r\n", "\r"}:
         raise InvalidArgument(f"newlines must be some of '\\n', '\\r\\n', '\\r', got {framings!r}")
-    newline = st.sampled_from(framings)
-    options = [st.builds(Chunking, cut=st.just(cut), newline=newline) for cut in ("events", "whole", "lines", "utf8")]
-    options.insert(2, st.builds(Chunking, cut=st.just("size"), size=st.integers(1, max_size), newline=newline))
-    if "\r\n" in framings:
-        options.append(st.just(Chunking("crlf", newline="\r\n")))
-    fractions = st.floats(0, 1, exclude_max=True)
-    options.append(st.builds(Chunking, cut=st.just("random"), newline=newline,
-                             points=st.lists(fractions, min_size=1, max_size=8).map(lambda p: tuple(sorted(p)))))
-    return _choice(*options)
+    modes = ("events", "whole", "size", "lines", "utf8", *(("crlf",) if "\r\n" in framings else ()), "random")
+    return _chunkings(modes, framings, max_size)
+
+
+_MAX_POINTS = 8
+# The cut, the framing, then a size, or two bytes per random cut point (at least one).
+_CUT_SHAPES = st.binary(min_size=4, max_size=2 + 2 * _MAX_POINTS)
+
+
+@st.composite
+def _chunkings(draw: Any, modes: tuple[str, ...], framings: tuple[str, ...], max_size: int) -> Chunking:
+    """One bytes draw for all of a chunking: each choice a `_pick`, so it shrinks like the bytes."""
+    raw = draw(_CUT_SHAPES)
+    cut, newline = _pick(modes, raw[0]), _pick(framings, raw[1])
+    if cut == "size":
+        return Chunking("size", size=1 + raw[2] * max_size // 256, newline=newline)
+    if cut == "crlf":
+        return Chunking("crlf", newline="\r\n")
+    if cut == "random":
+        points = sorted(int.from_bytes(raw[i:i + 2], "big") / 65536 for i in range(2, len(raw) - 1, 2))
+        return Chunking("random", newline=newline, points=tuple(points))
+    return Chunking(cut, newline=newline)
 
 
 _any_chunking = chunkings  # `mutations(chunkings=...)` shadows the name

@@ -5,6 +5,7 @@ Runs are bounded (a few hundred cases at most, fixed seeds): each stops at the f
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import unicodedata
@@ -17,11 +18,12 @@ import pytest
 from click.testing import CliRunner
 
 import recorder
-from replayer import FakeAnthropic
+from replayer import FakeAnthropic, NoMatchError
 from replayer.cli import main
 from replayer.fuzzing._generated import GeneratedStream
 from replayer.fuzzing._mutate import MutatedCassette
 from replayer.fuzzing._runner import FuzzError, fuzz, load_target, report
+from replayer.strategies import mutations
 from tests.helpers import CASSETTES, ROOT
 
 sys.path.insert(0, str(ROOT))
@@ -120,6 +122,51 @@ def test_workers_split_the_search_and_keep_the_first_failure() -> None:
     assert isinstance(result.failure.case, GeneratedStream) and blocks(result.failure.case) == ["tool_use", "tool_use"]
     passing = fuzz(consumers.robust_tool_input, examples=61, seed=SEED, workers=2)
     assert passing.ok and passing.runs == 61
+
+
+REQUEST = {"model": "claude-haiku-4-5", "max_tokens": 64, "messages": [{"role": "user", "content": "Hi"}]}
+
+
+def test_a_sync_target_gets_one_client_answered_by_each_case_in_turn() -> None:
+    clients: set[int] = set()
+
+    def check(client: anthropic.Anthropic, expected: list[dict[str, Any]]) -> None:
+        clients.add(id(client))
+        with client.messages.stream(**REQUEST) as stream:
+            assert stream.get_final_message().to_dict() == expected[0]
+        with pytest.raises(NoMatchError, match="already replayed"):  # each case answers once, as case.client()
+            client.messages.create(**REQUEST)
+
+    result = fuzz(check, examples=60, seed=SEED)
+    assert result.ok and result.runs == 60 and len(clients) == 1
+
+
+def test_a_target_that_closes_its_client_gets_a_new_one() -> None:
+    clients: set[int] = set()
+
+    def check(client: anthropic.Anthropic, expected: list[dict[str, Any]]) -> None:
+        clients.add(id(client))
+        with client, client.messages.stream(**REQUEST) as stream:
+            assert stream.get_final_message().to_dict() == expected[0]
+
+    result = fuzz(check, examples=30, seed=SEED)
+    assert result.ok and result.runs == 30 and len(clients) == 30
+
+
+def test_cookies_a_case_sets_do_not_reach_the_next() -> None:
+    with_cookie = recorder.load(CASSETTES / "text.jsonl")
+    interaction = with_cookie[0]
+    assert interaction.response is not None
+    headers = {**interaction.response.headers, "set-cookie": "session=from-an-earlier-case; Path=/"}
+    response = dataclasses.replace(interaction.response, headers=headers)
+    cassette = dataclasses.replace(with_cookie, interactions=(dataclasses.replace(interaction, response=response),))
+    sent: list[str | None] = []
+
+    def target(client: anthropic.Anthropic) -> None:
+        sent.append(client.messages.with_raw_response.create(**REQUEST).http_request.headers.get("cookie"))
+
+    assert fuzz(target, strategy=mutations(cassette, any_request=True, faults=False), examples=5, seed=SEED).ok
+    assert sent == [None] * 5
 
 
 def test_progress_is_reported() -> None:
