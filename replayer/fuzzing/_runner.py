@@ -381,7 +381,7 @@ def _cause(exc: BaseException) -> BaseException:
     return group[0] if group else exc.__cause__ or exc
 
 
-_OURS = (str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent / "recorder"))
+_OURS = (str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[2] / "recorder"))
 
 
 def _format(error: BaseException) -> str:

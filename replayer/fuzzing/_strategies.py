@@ -75,8 +75,9 @@ _PIECES = ("a", "Hello", " ", "world", ".", ",", "\n", "é", "e\u0301", "a\u0308
 # hypothesis fast (it checks characters against the alphabet's intervals one by one).
 _PIECE_CODES = "".join(chr(0x100 + i) for i in range(len(_PIECES)))
 
-# Hypothesis spends tens of microseconds per draw, so values that need no shrinking come from
-# small tables (one draw each) and cut positions from one `binary` draw: fewer draws, faster fuzzing.
+# Hypothesis spends tens of microseconds per draw but a few per byte of a `binary` draw, so values
+# that need no shrinking come from small tables, picked by the bytes of one draw per block, per
+# message and per chunking (see `_pick`), along with the cut positions: fewer draws, faster fuzzing.
 _USAGES = tuple(
     {"input_tokens": inp, "cache_creation_input_tokens": c5 + c1, "cache_read_input_tokens": read,
      "cache_creation": {"ephemeral_5m_input_tokens": c5, "ephemeral_1h_input_tokens": c1},

@@ -112,6 +112,7 @@ def test_fuzzing_a_recorded_cassette_finds_the_unhandled_drop(tmp_path: Path) ->
     case = result.failure.case
     assert isinstance(case, MutatedCassette) and len(case.faults) == 1 and case.changes == ()
     assert isinstance(result.failure.error, (httpx2.HTTPError, anthropic.APIError))
+    assert "consumers.py" in result.failure.traceback and "_transport.py" not in result.failure.traceback
     saved = recorder.load(result.failure.saved)  # type: ignore[arg-type]
     assert saved.header["replay"]["faults"] and all(i.request is None for i in saved)
 
