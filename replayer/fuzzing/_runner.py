@@ -147,7 +147,7 @@ class _Client:
         """The client, now answered by `case` (with its chunking and faults, on a VirtualClock), as `case.client()` is."""
         self.transport.current = transport_for(case, chunking=case.chunking, faults=getattr(case, "faults", ()),
                                                clock=VirtualClock())
-        if self.sdk is None or self.http is None or self.http.is_closed:
+        if self.sdk is None or self.http is None or self.http.is_closed:  # first case, or the target closed it
             self.http = httpx2.Client(transport=self.transport)
             self.sdk = anthropic.Anthropic(api_key=_PLACEHOLDER_KEY, http_client=self.http)
         self.http.cookies.clear()  # nothing a case answered carries over to the next

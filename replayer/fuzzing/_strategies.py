@@ -382,11 +382,12 @@ def assemble(draw: Any, blocks: list[_Block], stop: str, stop_sequence: str | No
 
     `tag` makes the message and tool ids (`msg_<tag>01`, `toolu_<tag>NN`); `model` and
     `output_tokens` default to drawn ones and to an estimate from the streamed content.
-    `shape` (drawn when None) picks the usage, model and refusal details, and the extra events.
+    `shape` (at least a byte; drawn when None) picks the usage, model and refusal details, and the
+    extra events.
     """
     blocks = _ordered(blocks, tag)
     shape = draw(_SHAPES) if shape is None else shape
-    usage, drawn_model, cumulative, refusal = _pick(_MESSAGE_STYLES, shape[0]) if shape else _MESSAGE_STYLES[0]
+    usage, drawn_model, cumulative, refusal = _pick(_MESSAGE_STYLES, shape[0])
     model = model or drawn_model
     msg_id = f"msg_{tag}01"
     delta_usage: dict[str, Any] = {"output_tokens": output_tokens or _output_tokens(blocks)}
