@@ -32,7 +32,8 @@ import random
 import sys
 import tempfile
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -271,7 +272,8 @@ def _search(function: Target, name: str, strategy: SearchStrategy[Any], examples
         # What hypothesis.seed() does, minus switching the database off: a seeded worker still shares it.
         test._hypothesis_internal_use_seed = seed
     try:
-        test()
+        with _frozen():
+            test()
     except HypothesisException as exc:
         if not state.failed:
             raise FuzzError(f"hypothesis could not fuzz {name}: {exc}") from exc
@@ -348,6 +350,21 @@ def _worker(queue: Any, index: int, function: Target, name: str, strategy: Searc
         queue.put(("error", index, str(exc)))
         return
     queue.put(("done", index, (result.runs, result.failure is not None)))
+
+
+@contextmanager
+def _frozen() -> Iterator[None]:
+    """Leave what is alive before the run (the SDK, hypothesis, the app: ~200k objects) out of the
+    collections made during it, which otherwise walk all of it again and again (~5% of a run),
+    unless something else froze objects already."""
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 class _State:

@@ -6,6 +6,7 @@ Runs are bounded (a few hundred cases at most, fixed seeds): each stops at the f
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import sys
 import unicodedata
@@ -143,15 +144,15 @@ def test_a_sync_target_gets_one_client_answered_by_each_case_in_turn() -> None:
 
 
 def test_a_target_that_closes_its_client_gets_a_new_one() -> None:
-    clients: set[int] = set()
+    clients: list[anthropic.Anthropic] = []  # kept alive, so that no two share an id()
 
     def check(client: anthropic.Anthropic, expected: list[dict[str, Any]]) -> None:
-        clients.add(id(client))
+        clients.append(client)
         with client, client.messages.stream(**REQUEST) as stream:
             assert stream.get_final_message().to_dict() == expected[0]
 
     result = fuzz(check, examples=30, seed=SEED)
-    assert result.ok and result.runs == 30 and len(clients) == 30
+    assert result.ok and result.runs == 30 and len({id(c) for c in clients}) == 30
 
 
 def test_cookies_a_case_sets_do_not_reach_the_next() -> None:
@@ -168,6 +169,17 @@ def test_cookies_a_case_sets_do_not_reach_the_next() -> None:
 
     assert fuzz(target, strategy=mutations(cassette, any_request=True, faults=False), examples=5, seed=SEED).ok
     assert sent == [None] * 5
+
+
+def test_objects_alive_before_a_run_are_frozen_during_it_only() -> None:
+    counts: list[int] = []
+    assert fuzz(lambda client: counts.append(gc.get_freeze_count()), examples=3, seed=SEED).ok
+    assert min(counts) > 0 and gc.get_freeze_count() == 0
+    gc.freeze()  # the application's own freezing is left alone (not undone after the run)
+    try:
+        assert fuzz(lambda client: None, examples=3, seed=SEED).ok and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
 
 
 def test_progress_is_reported() -> None:
