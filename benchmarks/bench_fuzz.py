@@ -21,9 +21,9 @@ Prints streams/s for each and `fuzz / ceiling`, and checks `-j 2` >= 200 streams
 >= 0.8x the ceiling (issue 15). One process does not get there: hypothesis' per-example cost and
 the streams' text draws alone are more than a quarter of the SDK's time per stream.
 The same seed draws the same streams in the single-process variants, checked by comparing the
-Messages the SDK assembled in the ceiling and in the fuzz run. (Hypothesis mixes string and
-number constants from the modules of the code under test that are loaded into its draws, so
-the streams are drawn after a first fuzz run has imported everything the replay needs.)
+Messages the SDK assembled in the ceiling and in the fuzz run. (Hypothesis mixes into its draws
+string and number constants from the loaded modules of the code under test, so the streams are
+drawn after a first fuzz run has imported everything the replay needs.)
 
     python benchmarks/bench_fuzz.py [--streams 500] [--repeat 3] [--profile]
 """
