@@ -201,8 +201,10 @@ class Playback:
 
         With `consume=False` the interaction stays available for the next matching request.
         """
-        incoming, value = self._incoming(request)
-        matching = self._catalog.matching(incoming)
+        catalog = self._catalog
+        anything = len(catalog.wildcards) == len(catalog.recorded)  # nothing to read in the request
+        incoming, value = (None, None) if anything else self._incoming(request)
+        matching = catalog.wildcards if incoming is None else catalog.matching(incoming)
         interactions = self.cassette.interactions
         with self._lock:
             for position in matching:
@@ -213,6 +215,8 @@ class Playback:
             if self.repeat and matching:
                 return interactions[matching[-1]]
             played = frozenset(self._played)
+        if incoming is None:
+            incoming, value = self._incoming(request)
         if matching:
             first = interactions[matching[0]]
             raise NoMatchError(

@@ -32,11 +32,14 @@ import random
 import sys
 import tempfile
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import anthropic
+import httpx2
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
 from hypothesis.errors import HypothesisException, StopTest
@@ -44,7 +47,10 @@ from hypothesis.strategies import SearchStrategy
 
 from recorder import Cassette
 
+from .._client import _PLACEHOLDER_KEY
 from .._errors import ReplayError
+from .._timing import VirtualClock
+from .._transport import transport_for
 from ._conversations import Conversation
 from ._generated import GeneratedStream
 from ._mutate import MutatedCassette
@@ -112,9 +118,10 @@ def load_target(spec: str) -> Target:
     return target
 
 
-def run_case(target: Target, case: Case, *, oracle: bool | None = None) -> Any:
+def run_case(target: Target, case: Case, *, oracle: bool | None = None, client: _Client | None = None) -> Any:
     """Run `target` once on `case`: a fresh fake client (async if the target is a coroutine function),
-    and the oracle too when the target takes two parameters (`oracle`: whether it does, if known)."""
+    and the oracle too when the target takes two parameters (`oracle`: whether it does, if known).
+    A sync target gets `client`'s SDK client instead, answered by `case`, when given."""
     oracle = _wants_oracle(target) if oracle is None else oracle
     if oracle and isinstance(case, MutatedCassette):
         raise FuzzError("a two-parameter target needs generated streams or conversations: a mutated cassette "
@@ -122,8 +129,39 @@ def run_case(target: Target, case: Case, *, oracle: bool | None = None) -> Any:
     extra = (case.expected,) if oracle else ()  # type: ignore[union-attr]
     if inspect.iscoroutinefunction(target):
         return asyncio.run(_arun(target, case, extra))
-    with case.client() as client:
-        return target(client, *extra)
+    if client is not None:
+        return target(client.answering(case), *extra)
+    with case.client() as fresh:
+        return target(fresh, *extra)
+
+
+class _Client:
+    """The SDK client a fuzz run gives a sync target: one for every case, its transport swapped for the
+    case's own (building an SDK client costs a few percent of a case), rebuilt if the target closes it."""
+
+    def __init__(self) -> None:
+        self.transport = _Swapped()
+        self.http: httpx2.Client | None = None
+        self.sdk: anthropic.Anthropic | None = None
+
+    def answering(self, case: Case) -> anthropic.Anthropic:
+        """The client, now answered by `case` (with its chunking and faults, on a VirtualClock), as `case.client()` is."""
+        self.transport.current = transport_for(case, chunking=case.chunking, faults=getattr(case, "faults", ()),
+                                               clock=VirtualClock())
+        if self.sdk is None or self.http is None or self.http.is_closed:  # first case, or the target closed it
+            self.http = httpx2.Client(transport=self.transport)
+            self.sdk = anthropic.Anthropic(api_key=_PLACEHOLDER_KEY, http_client=self.http)
+        self.http.cookies.clear()  # nothing a case answered carries over to the next
+        return self.sdk
+
+
+class _Swapped(httpx2.BaseTransport):
+    """A transport that hands every request to `current`."""
+
+    current: httpx2.BaseTransport
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        return self.current.handle_request(request)
 
 
 async def _arun(target: Target, case: Case, extra: tuple[Any, ...]) -> Any:
@@ -212,11 +250,12 @@ def _search(function: Target, name: str, strategy: SearchStrategy[Any], examples
     """One hypothesis run: replay the database's failures, search, shrink the first failure, return it (unsaved)."""
     state = _State(progress)
     oracle = _wants_oracle(function)
+    client = _Client()
 
     def check(case: Case) -> None:
         state.start(case)
         try:
-            run_case(function, case, oracle=oracle)
+            run_case(function, case, oracle=oracle, client=client)
         except StopTest:  # hypothesis abandoned a conversation mid-draw: not a case, not a failure
             state.abandoned()
             raise
@@ -233,7 +272,8 @@ def _search(function: Target, name: str, strategy: SearchStrategy[Any], examples
         # What hypothesis.seed() does, minus switching the database off: a seeded worker still shares it.
         test._hypothesis_internal_use_seed = seed
     try:
-        test()
+        with _frozen():
+            test()
     except HypothesisException as exc:
         if not state.failed:
             raise FuzzError(f"hypothesis could not fuzz {name}: {exc}") from exc
@@ -312,6 +352,21 @@ def _worker(queue: Any, index: int, function: Target, name: str, strategy: Searc
     queue.put(("done", index, (result.runs, result.failure is not None)))
 
 
+@contextmanager
+def _frozen() -> Iterator[None]:
+    """Leave what is alive before the run (the SDK, hypothesis, the app: ~200k objects) out of the
+    collections made during it, which otherwise walk all of it again and again (~5% of a run),
+    unless something else froze objects already."""
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 class _State:
     """Counts runs and remembers the case of the latest one: when hypothesis raises at the end, it
     has just replayed the minimal failing case."""
@@ -343,7 +398,7 @@ def _cause(exc: BaseException) -> BaseException:
     return group[0] if group else exc.__cause__ or exc
 
 
-_OURS = (str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent / "recorder"))
+_OURS = (str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[2] / "recorder"))
 
 
 def _format(error: BaseException) -> str:

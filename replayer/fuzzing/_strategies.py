@@ -36,7 +36,7 @@ from __future__ import annotations
 import json
 import os
 import string
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
 from typing import Any
@@ -75,8 +75,9 @@ _PIECES = ("a", "Hello", " ", "world", ".", ",", "\n", "é", "e\u0301", "a\u0308
 # hypothesis fast (it checks characters against the alphabet's intervals one by one).
 _PIECE_CODES = "".join(chr(0x100 + i) for i in range(len(_PIECES)))
 
-# Hypothesis spends tens of microseconds per draw, so values that need no shrinking come from
-# small tables (one draw each) and cut positions from one `binary` draw: fewer draws, faster fuzzing.
+# Hypothesis spends tens of microseconds per draw but a few per byte of a `binary` draw, so values
+# that need no shrinking come from small tables, picked by the bytes of one draw per block, per
+# message and per chunking (see `_pick`), along with the cut positions: fewer draws, faster fuzzing.
 _USAGES = tuple(
     {"input_tokens": inp, "cache_creation_input_tokens": c5 + c1, "cache_read_input_tokens": read,
      "cache_creation": {"ephemeral_5m_input_tokens": c5, "ephemeral_1h_input_tokens": c1},
@@ -110,8 +111,9 @@ _FIELDS = st.sampled_from(_UNKNOWN_FIELDS)
 _REFUSALS = (None, {"type": "refusal", "category": "cyber", "explanation": None},
              {"type": "refusal", "category": None, "explanation": "Policy ✋"})
 # (separators, ensure_ascii, opening empty fragment): how the API may serialise a tool input.
-_JSON_STYLES = st.sampled_from([(sep, ascii_, empty) for empty in (False, True) for ascii_ in (False, True)
-                                for sep in ((",", ":"), (", ", ": "))])
+_JSON_STYLE_VALUES = tuple((sep, ascii_, empty) for empty in (False, True) for ascii_ in (False, True)
+                           for sep in ((",", ":"), (", ", ": ")))
+_JSON_STYLES = st.sampled_from(_JSON_STYLE_VALUES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,17 +158,7 @@ _KEYS = _choice(st.sampled_from(("location", "query", "path", "unit", "é", ""))
 _JSON = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False), _SHORT),
     lambda inner: st.one_of(st.lists(inner, max_size=2), st.dictionaries(_KEYS, inner, max_size=2)), max_leaves=4)
-_TOOL_INPUTS = _choice(
-    st.just({}),
-    st.builds(lambda q: {"query": q}, _SHORT),
-    st.builds(lambda s, n: {"location": s, "unit": "celsius", "days": n}, _SHORT, st.integers()),
-    st.builds(lambda k, s: {k: s}, _SHORT, _SHORT),
-    st.builds(lambda s, f, b: {"items": [s, f, b, None], "nested": {"deep": {"s": s}}}, _SHORT,
-              st.floats(allow_nan=False, allow_infinity=False), st.booleans()),
-    st.dictionaries(_KEYS, _JSON, max_size=2),  # anything else
-)
-_TOOL_NAMES = st.sampled_from(("get_weather", "search", "calculator", "read_file", "x", "run-sql_v2",
-                               "a" * 64))
+_TOOL_NAMES = ("get_weather", "search", "calculator", "read_file", "x", "run-sql_v2", "a" * 64)
 _BLOBS = st.text(_B64, min_size=1, max_size=48)
 
 
@@ -243,21 +235,59 @@ def _unknown_block(name: str, fields: dict[str, Any]) -> list[_Block]:
     return [_Block("unknown", start, (), dict(start))]
 
 
-def _block_strategies(texts: SearchStrategy[str], max_deltas: int) -> dict[str, SearchStrategy[list[_Block]]]:
-    cuts = st.binary(max_size=2 * (max_deltas - 1))
-    return {
-        "text": st.builds(_text_block, texts, cuts),
-        "citations": st.builds(_cited_text_block, texts, cuts, st.binary(min_size=1, max_size=3).map(
-                                   lambda raw: [_CITATIONS[b % len(_CITATIONS)] for b in raw]), st.binary(max_size=3),
-                               st.sampled_from(({}, {"citations": None}, {"citations": []}))),
-        "tool_use": st.builds(_tool_use_block, _TOOL_NAMES, _TOOL_INPUTS, _JSON_STYLES, cuts),
-        "thinking": st.builds(_thinking_block, texts, cuts, _BLOBS),
-        "redacted_thinking": st.builds(_redacted_thinking_block, _BLOBS),
-        "server_tool_use": st.builds(_server_tool_blocks, texts, _JSON_STYLES, cuts,
-                                     st.sampled_from(({}, {"caller": {"type": "direct"}})),
-                                     st.sampled_from(_SEARCH_CONTENTS)),
-        "unknown": st.builds(_unknown_block, _NAMES, _FIELDS),
-    }
+_PARAMS = 5
+"""Bytes of a block's shape before its cut positions: its kind, then four choices (see `_block`)."""
+_CITATION_STARTS: tuple[dict[str, Any], ...] = ({}, {"citations": None}, {"citations": []})
+_CALLERS: tuple[dict[str, Any], ...] = ({}, {"caller": {"type": "direct"}})
+# Signatures and redacted data are opaque to a consumer: a few shapes of base64, short to long.
+_BLOB_VALUES = ("EqQBCkYIBxgCKkB", "a", "ErUBCkYIARgCIkD+/9z1x==", "Eo8BCioIAhgBIiQ3YTAwMjY1Mi1lZTcwLTRhNjAt+/==AAAA")
+_TOOL_INPUT_OPTIONS = (
+    st.just({}),
+    st.builds(lambda q: {"query": q}, _SHORT),
+    st.builds(lambda s, n: {"location": s, "unit": "celsius", "days": n}, _SHORT, st.integers()),
+    st.builds(lambda k, s: {k: s}, _SHORT, _SHORT),
+    st.builds(lambda s, f, b: {"items": [s, f, b, None], "nested": {"deep": {"s": s}}}, _SHORT,
+              st.floats(allow_nan=False, allow_infinity=False), st.booleans()),
+    st.dictionaries(_KEYS, _JSON, max_size=2),  # anything else
+)
+
+
+def _pick(options: Sequence[Any], byte: int) -> Any:
+    """The option `byte` stands for: 0 the first, and a smaller byte never a later option (so it shrinks)."""
+    return options[byte * len(options) // 256]
+
+
+@st.composite
+def _block(draw: Any, kinds: tuple[str, ...], texts: SearchStrategy[str],
+           shapes: SearchStrategy[bytes]) -> list[_Block]:
+    """One content block of one of `kinds` (a server tool use brings its result block).
+
+    Hypothesis pays per draw, far more than per byte, so everything but the text and a tool's
+    input comes from one `shapes` draw: the kind, four choices (tool name, input and JSON style;
+    citations and where they go; ...), then the cut positions. Each choice is a `_pick`, so
+    hypothesis shrinking the bytes shrinks the block: towards the first kind, the first of each
+    option, and fewer, earlier cuts.
+    """
+    raw = draw(shapes)
+    kind, a, b, c = _pick(kinds, raw[0]), raw[1], raw[2], raw[3]
+    cuts = raw[_PARAMS:]
+    if kind == "text":
+        return _text_block(draw(texts), cuts)
+    if kind == "citations":
+        picked = raw[2:3 + a * 3 // 256]  # one to three citations, each byte saying which and where
+        return _cited_text_block(draw(texts), cuts, [_CITATIONS[x % len(_CITATIONS)] for x in picked], picked,
+                                 _CITATION_STARTS[a % len(_CITATION_STARTS)])
+    if kind == "tool_use":
+        return _tool_use_block(_pick(_TOOL_NAMES, a), draw(_pick(_TOOL_INPUT_OPTIONS, b)), _pick(_JSON_STYLE_VALUES, c),
+                               cuts)
+    if kind == "thinking":
+        return _thinking_block(draw(texts), cuts, _pick(_BLOB_VALUES, a))
+    if kind == "redacted_thinking":
+        return _redacted_thinking_block(_pick(_BLOB_VALUES, a))
+    if kind == "server_tool_use":
+        return _server_tool_blocks(draw(texts), _pick(_JSON_STYLE_VALUES, c), cuts, _pick(_CALLERS, a),
+                                   _pick(_SEARCH_CONTENTS, b))
+    return _unknown_block(_pick(_UNKNOWN_NAMES, a), _pick(_UNKNOWN_FIELDS, b))
 
 
 # --- messages ------------------------------------------------------------------------------------
@@ -301,10 +331,10 @@ class _Config:
 
     call: str  # how message_streams was called, for hypothesis' messages
 
+    heads: SearchStrategy[bytes]
     blocks: SearchStrategy[list[list[_Block]]]
     tool_use: SearchStrategy[list[_Block]]
     stop_reasons: tuple[str, ...]
-    stops: SearchStrategy[str]
     pings: bool
     unknown_events: bool
     timings: SearchStrategy[Timing] | None
@@ -315,17 +345,20 @@ class _Config:
 
 
 _STREAMED = frozenset(("text", "citations", "tool_use", "thinking", "server_tool_use"))
-_STOP_SEQUENCES = st.sampled_from(("\n\nHuman:", "END", "</answer>", "。"))
-# Each extra event is three bytes: what (ping, unknown event, unknown delta; and which), where, which block.
-_EXTRAS = st.lists(st.binary(min_size=3, max_size=3), max_size=5)
-# (usage, model, cumulative totals in message_delta, refusal details): one draw for all four.
-_MESSAGE_STYLES = st.sampled_from([(usage, model, cumulative, refusal) for cumulative in (False, True)
-                                   for refusal in _REFUSALS for usage in _USAGES for model in _MODELS])
+_STOP_SEQUENCES = ("\n\nHuman:", "END", "</answer>", "。")
+_MAX_EXTRAS = 5
+# A message's shape: its style (usage, model, cumulative totals in message_delta, refusal details),
+# then two bytes per extra event (see `_with_extras`).
+_SHAPES = st.binary(min_size=1, max_size=1 + 2 * _MAX_EXTRAS)
+_MESSAGE_STYLES = tuple((usage, model, cumulative, refusal) for cumulative in (False, True)
+                        for refusal in _REFUSALS for usage in _USAGES for model in _MODELS)
 
 
 @st.composite
 def _streams(draw: Any, config: _Config) -> GeneratedStream:
-    stop = draw(config.stops)
+    # One draw for the stop reason, the stop sequence and the message's shape; one per block.
+    head = draw(config.heads)
+    stop = _pick(config.stop_reasons, head[0])
     blocks = [block for group in draw(config.blocks) for block in group]
     has_tools = any(b.kind == "tool_use" for b in blocks)
     if stop == "tool_use" and not has_tools:
@@ -335,23 +368,26 @@ def _streams(draw: Any, config: _Config) -> GeneratedStream:
             stop = "tool_use"  # a message with tool calls ends for them (or runs out of tokens)
         else:
             blocks = [b for b in blocks if b.kind != "tool_use"]
-    events, final = assemble(draw, blocks, stop, draw(_STOP_SEQUENCES) if stop == "stop_sequence" else None,
-                             pings=config.pings, unknown_events=config.unknown_events)
+    events, final = assemble(draw, blocks, stop, _pick(_STOP_SEQUENCES, head[1]) if stop == "stop_sequence" else None,
+                             pings=config.pings, unknown_events=config.unknown_events, shape=head[2:])
     timing = draw(config.timings) if config.timings is not None else Timing()
     chunking = draw(config.chunkings) if config.chunkings is not None else None
     return GeneratedStream(tuple(events), final, timing, chunking)
 
 
 def assemble(draw: Any, blocks: list[_Block], stop: str, stop_sequence: str | None, *, pings: bool,
-             unknown_events: bool, model: str | None = None, tag: str = "fuzz",
-             output_tokens: int | None = None) -> tuple[list[tuple[str, Any]], dict[str, Any]]:
+             unknown_events: bool, model: str | None = None, tag: str = "fuzz", output_tokens: int | None = None,
+             shape: bytes | None = None) -> tuple[list[tuple[str, Any]], dict[str, Any]]:
     """The events of a message made of `blocks` (put in API order), and the Message the SDK must assemble.
 
     `tag` makes the message and tool ids (`msg_<tag>01`, `toolu_<tag>NN`); `model` and
     `output_tokens` default to drawn ones and to an estimate from the streamed content.
+    `shape` (at least a byte; drawn when None) picks the usage, model and refusal details, and the
+    extra events.
     """
     blocks = _ordered(blocks, tag)
-    usage, drawn_model, cumulative, refusal = draw(_MESSAGE_STYLES)
+    shape = draw(_SHAPES) if shape is None else shape
+    usage, drawn_model, cumulative, refusal = _pick(_MESSAGE_STYLES, shape[0])
     model = model or drawn_model
     msg_id = f"msg_{tag}01"
     delta_usage: dict[str, Any] = {"output_tokens": output_tokens or _output_tokens(blocks)}
@@ -366,7 +402,7 @@ def assemble(draw: Any, blocks: list[_Block], stop: str, stop_sequence: str | No
     base = message(*[(b.start, list(b.deltas)) for b in blocks], model=model, msg_id=msg_id,
                    stop_reason=stop, stop_sequence=stop_sequence, ping=False, usage=usage, delta_usage=delta_usage,
                    stop_details=stop_details)
-    events = _with_extras(draw, base, blocks, pings=pings, unknown=unknown_events)
+    events = _with_extras(shape[1:], base, blocks, pings=pings, unknown=unknown_events)
     final = {"id": msg_id, "type": "message", "role": "assistant", "model": model,
              "content": [b.final for b in blocks], "stop_reason": stop, "stop_sequence": stop_sequence,
              "stop_details": stop_details,
@@ -375,11 +411,12 @@ def assemble(draw: Any, blocks: list[_Block], stop: str, stop_sequence: str | No
     return events, final
 
 
-def _with_extras(draw: Any, base: list[tuple[str, Any]], blocks: list[_Block], *, pings: bool,
+def _with_extras(extras: bytes, base: list[tuple[str, Any]], blocks: list[_Block], *, pings: bool,
                  unknown: bool) -> list[tuple[str, Any]]:
     """`base` with pings, unknown events and unknown deltas inserted (never before message_start).
 
-    Each extra is drawn as three bytes (two choices, where a structured draw would take five).
+    Each extra is two bytes of `extras`: what (ping, unknown event or delta, which name, which
+    fields) and where (for a delta: which block, and where in it).
     """
     kinds = (["ping"] if pings else []) + (["event", "delta"] if unknown else [])
     if not kinds:
@@ -388,22 +425,22 @@ def _with_extras(draw: Any, base: list[tuple[str, Any]], blocks: list[_Block], *
     starts = [i for i, (name, _) in enumerate(base) if name == "content_block_start"]
     # Only blocks that stream deltas can take an unknown one (redacted thinking and search results never do).
     known = [i for i, b in enumerate(blocks) if b.kind in _STREAMED]
-    extras: dict[int, list[tuple[str, Any]]] = {}
-    for what, where, which in draw(_EXTRAS):
-        kind = kinds[what % len(kinds)]
-        name = _UNKNOWN_NAMES[what // len(kinds) % len(_UNKNOWN_NAMES)]
-        fields = _UNKNOWN_FIELDS[which % len(_UNKNOWN_FIELDS)]
+    inserted: dict[int, list[tuple[str, Any]]] = {}
+    for what, where in zip(extras[::2], extras[1::2]):
+        kind, rest = kinds[what % len(kinds)], what // len(kinds)
+        name = _UNKNOWN_NAMES[rest % len(_UNKNOWN_NAMES)]
+        fields = _UNKNOWN_FIELDS[rest // len(_UNKNOWN_NAMES) % len(_UNKNOWN_FIELDS)]
         if kind == "ping":
-            extras.setdefault(1 + where * last // 256, []).append(("ping", {"type": "ping"}))
+            inserted.setdefault(1 + where * last // 256, []).append(("ping", {"type": "ping"}))
         elif kind == "event":
-            extras.setdefault(1 + where * last // 256, []).append(_unknown_event(name, fields))
+            inserted.setdefault(1 + where * last // 256, []).append(_unknown_event(name, fields))
         elif known:
-            index = known[which % len(known)]
-            at = starts[index] + 1 + where % (len(blocks[index].deltas) + 1)  # before a delta or the stop
-            extras.setdefault(at, []).append(_unknown_delta(index, name, fields))
+            index = known[where % len(known)]
+            at = starts[index] + 1 + where // len(known) % (len(blocks[index].deltas) + 1)  # before a delta or the stop
+            inserted.setdefault(at, []).append(_unknown_delta(index, name, fields))
     out: list[tuple[str, Any]] = []
     for i, event in enumerate(base):
-        out += extras.get(i, [])
+        out += inserted.get(i, [])
         out.append(event)
     return out
 
@@ -442,16 +479,19 @@ def message_streams(*, blocks: Iterable[str] = BLOCK_KINDS, min_blocks: int = 0,
     if not 0 <= min_blocks <= max_blocks or max_deltas < 1:
         raise InvalidArgument(f"need 0 <= min_blocks <= max_blocks and max_deltas >= 1, got "
                               f"{min_blocks}, {max_blocks}, {max_deltas}")
-    makers = _block_strategies(texts if texts is not None else _texts(), max_deltas)
-    chosen = [makers[k] for k in kinds] + ([makers["unknown"]] if unknown_blocks else [])
-    if min_blocks and not chosen:
+    all_kinds = kinds + (("unknown",) if unknown_blocks else ())
+    if min_blocks and not all_kinds:
         raise InvalidArgument("min_blocks > 0 needs at least one block kind")
-    groups = st.lists(_choice(*chosen), min_size=min_blocks, max_size=max_blocks) if chosen else st.just([])
+    text = texts if texts is not None else _texts()
+    shapes = st.binary(min_size=_PARAMS, max_size=_PARAMS + 2 * (max_deltas - 1))
+    groups = (st.lists(_block(all_kinds, text, shapes), min_size=min_blocks, max_size=max_blocks) if all_kinds
+              else st.just([]))
     options = {"blocks": kinds, "min_blocks": min_blocks, "max_blocks": max_blocks, "max_deltas": max_deltas,
                "stop_reasons": stops, "pings": pings, "unknown_events": unknown_events,
                "unknown_blocks": unknown_blocks, "texts": texts, "timings": timings, "chunkings": chunkings}
     call = "message_streams(" + ", ".join(f"{k}={v!r}" for k, v in options.items()) + ")"
-    return _streams(_Config(call, groups, makers["tool_use"], stops, st.sampled_from(stops), pings, unknown_events,
+    heads = st.binary(min_size=3, max_size=3 + 2 * _MAX_EXTRAS)  # stop reason, stop sequence, then a shape
+    return _streams(_Config(call, heads, groups, _block(("tool_use",), text, shapes), stops, pings, unknown_events,
                             timings, chunkings))
 
 
@@ -468,15 +508,28 @@ def chunkings(*, newlines: Iterable[str] = ("\n", "\r\n", "\r"), max_size: int =
     framings = tuple(newlines)
     if not framings or set(framings) - {"\n", "\r\n", "\r"}:
         raise InvalidArgument(f"newlines must be some of '\\n', '\\r\\n', '\\r', got {framings!r}")
-    newline = st.sampled_from(framings)
-    options = [st.builds(Chunking, cut=st.just(cut), newline=newline) for cut in ("events", "whole", "lines", "utf8")]
-    options.insert(2, st.builds(Chunking, cut=st.just("size"), size=st.integers(1, max_size), newline=newline))
-    if "\r\n" in framings:
-        options.append(st.just(Chunking("crlf", newline="\r\n")))
-    fractions = st.floats(0, 1, exclude_max=True)
-    options.append(st.builds(Chunking, cut=st.just("random"), newline=newline,
-                             points=st.lists(fractions, min_size=1, max_size=8).map(lambda p: tuple(sorted(p)))))
-    return _choice(*options)
+    modes = ("events", "whole", "size", "lines", "utf8", *(("crlf",) if "\r\n" in framings else ()), "random")
+    return _chunkings(modes, framings, max_size)
+
+
+_MAX_POINTS = 8
+# The cut, the framing, then a size, or two bytes per random cut point (at least one).
+_CUT_SHAPES = st.binary(min_size=4, max_size=2 + 2 * _MAX_POINTS)
+
+
+@st.composite
+def _chunkings(draw: Any, modes: tuple[str, ...], framings: tuple[str, ...], max_size: int) -> Chunking:
+    """One bytes draw for all of a chunking: each choice a `_pick`, so it shrinks like the bytes."""
+    raw = draw(_CUT_SHAPES)
+    cut, newline = _pick(modes, raw[0]), _pick(framings, raw[1])
+    if cut == "size":
+        return Chunking("size", size=1 + raw[2] * max_size // 256, newline=newline)
+    if cut == "crlf":
+        return Chunking("crlf", newline="\r\n")
+    if cut == "random":
+        points = sorted(int.from_bytes(raw[i:i + 2], "big") / 65536 for i in range(2, len(raw) - 1, 2))
+        return Chunking("random", newline=newline, points=tuple(points))
+    return Chunking(cut, newline=newline)
 
 
 _any_chunking = chunkings  # `mutations(chunkings=...)` shadows the name

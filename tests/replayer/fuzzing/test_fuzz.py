@@ -5,6 +5,8 @@ Runs are bounded (a few hundred cases at most, fixed seeds): each stops at the f
 
 from __future__ import annotations
 
+import dataclasses
+import gc
 import json
 import sys
 import unicodedata
@@ -17,11 +19,12 @@ import pytest
 from click.testing import CliRunner
 
 import recorder
-from replayer import FakeAnthropic
+from replayer import FakeAnthropic, NoMatchError
 from replayer.cli import main
 from replayer.fuzzing._generated import GeneratedStream
 from replayer.fuzzing._mutate import MutatedCassette
 from replayer.fuzzing._runner import FuzzError, fuzz, load_target, report
+from replayer.strategies import mutations
 from tests.helpers import CASSETTES, ROOT
 
 sys.path.insert(0, str(ROOT))
@@ -77,13 +80,15 @@ def test_strict_dispatch_fails_on_an_unknown_event_type() -> None:
     assert unknown and result.failure.error.args[0] in unknown
 
 
-def test_normalize_each_delta_fails_when_a_combining_mark_starts_a_delta() -> None:
+def test_normalize_each_delta_fails_when_a_character_is_composed_across_two_deltas() -> None:
     result = fuzz(consumers.normalize_each_delta, examples=N, seed=SEED)
     assert result.failure is not None and isinstance(result.failure.error, AssertionError)
     case = result.failure.case
     assert isinstance(case, GeneratedStream) and blocks(case) == ["text"]
     deltas = [data["delta"]["text"] for name, data in case.events if name == "content_block_delta"]
-    assert len(deltas) == 2 and unicodedata.combining(deltas[1][0])
+    # Two deltas of one character each that NFC composes into one: "e" + U+0301, or Hangul jamo.
+    assert len(deltas) == 2 and all(len(d) == 1 for d in deltas)
+    assert len(unicodedata.normalize("NFC", "".join(deltas))) == 1
 
 
 def test_decode_each_chunk_fails_when_a_read_ends_inside_a_character() -> None:
@@ -108,6 +113,7 @@ def test_fuzzing_a_recorded_cassette_finds_the_unhandled_drop(tmp_path: Path) ->
     case = result.failure.case
     assert isinstance(case, MutatedCassette) and len(case.faults) == 1 and case.changes == ()
     assert isinstance(result.failure.error, (httpx2.HTTPError, anthropic.APIError))
+    assert "consumers.py" in result.failure.traceback and "_transport.py" not in result.failure.traceback
     saved = recorder.load(result.failure.saved)  # type: ignore[arg-type]
     assert saved.header["replay"]["faults"] and all(i.request is None for i in saved)
 
@@ -118,6 +124,62 @@ def test_workers_split_the_search_and_keep_the_first_failure() -> None:
     assert isinstance(result.failure.case, GeneratedStream) and blocks(result.failure.case) == ["tool_use", "tool_use"]
     passing = fuzz(consumers.robust_tool_input, examples=61, seed=SEED, workers=2)
     assert passing.ok and passing.runs == 61
+
+
+REQUEST = {"model": "claude-haiku-4-5", "max_tokens": 64, "messages": [{"role": "user", "content": "Hi"}]}
+
+
+def test_a_sync_target_gets_one_client_answered_by_each_case_in_turn() -> None:
+    clients: list[anthropic.Anthropic] = []
+
+    def check(client: anthropic.Anthropic, expected: list[dict[str, Any]]) -> None:
+        clients.append(client)
+        with client.messages.stream(**REQUEST) as stream:
+            assert stream.get_final_message().to_dict() == expected[0]
+        with pytest.raises(NoMatchError, match="already replayed"):  # each case answers once, as case.client()
+            client.messages.create(**REQUEST)
+
+    result = fuzz(check, examples=60, seed=SEED)
+    assert result.ok and result.runs == 60 and all(c is clients[0] for c in clients)
+
+
+def test_a_target_that_closes_its_client_gets_a_new_one() -> None:
+    clients: list[anthropic.Anthropic] = []  # kept alive, so that no two share an id()
+
+    def check(client: anthropic.Anthropic, expected: list[dict[str, Any]]) -> None:
+        clients.append(client)
+        with client, client.messages.stream(**REQUEST) as stream:
+            assert stream.get_final_message().to_dict() == expected[0]
+
+    result = fuzz(check, examples=30, seed=SEED)
+    assert result.ok and result.runs == 30 and len({id(c) for c in clients}) == 30
+
+
+def test_cookies_a_case_sets_do_not_reach_the_next() -> None:
+    with_cookie = recorder.load(CASSETTES / "text.jsonl")
+    interaction = with_cookie[0]
+    assert interaction.response is not None
+    headers = {**interaction.response.headers, "set-cookie": "session=from-an-earlier-case; Path=/"}
+    response = dataclasses.replace(interaction.response, headers=headers)
+    cassette = dataclasses.replace(with_cookie, interactions=(dataclasses.replace(interaction, response=response),))
+    sent: list[str | None] = []
+
+    def target(client: anthropic.Anthropic) -> None:
+        sent.append(client.messages.with_raw_response.create(**REQUEST).http_request.headers.get("cookie"))
+
+    assert fuzz(target, strategy=mutations(cassette, any_request=True, faults=False), examples=5, seed=SEED).ok
+    assert sent == [None] * 5
+
+
+def test_objects_alive_before_a_run_are_frozen_during_it_only() -> None:
+    counts: list[int] = []
+    assert fuzz(lambda client: counts.append(gc.get_freeze_count()), examples=3, seed=SEED).ok
+    assert min(counts) > 0 and gc.get_freeze_count() == 0
+    gc.freeze()  # the application's own freezing is left alone (not undone after the run)
+    try:
+        assert fuzz(lambda client: None, examples=3, seed=SEED).ok and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
 
 
 def test_progress_is_reported() -> None:

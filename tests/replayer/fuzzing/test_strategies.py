@@ -160,6 +160,46 @@ def test_every_block_delta_and_stop_reason_is_drawn() -> None:
     assert {"ping", "unknown"} <= seen["events"]
 
 
+SHRINK = settings(max_examples=300, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
+
+
+def test_every_chunking_and_framing_is_drawn() -> None:
+    seen: set[tuple[str, str]] = set()
+
+    @settings(max_examples=400, deadline=None, database=None, derandomize=True)
+    @given(chunkings())
+    def collect(chunking: Chunking) -> None:
+        seen.add((chunking.cut, chunking.newline))
+        assert chunking.cut != "random" or 1 <= len(chunking.points) <= 8
+        assert 1 <= chunking.size <= 64
+
+    collect()
+    assert {cut for cut, _ in seen} == set(CUT_MODES)
+    assert {newline for cut, newline in seen if cut not in ("crlf",)} == {"\n", "\r\n", "\r"}
+    byte_by_byte = settings(SHRINK, max_examples=3000)
+    assert find(chunkings(), lambda c: c.cut == "size" and c.size == 1, settings=byte_by_byte)
+    assert find(chunkings(), lambda c: True, settings=SHRINK) == Chunking()  # shrinks to one chunk per event
+    assert find(chunkings(), lambda c: c.cut == "random", settings=SHRINK) == Chunking("random", points=(0.0,))
+
+
+def test_failures_shrink_to_minimal_streams() -> None:
+    """Whatever a failure needs, shrinking leaves about just that: the blocks it needs, few deltas, no extras."""
+    def minimal(condition: Any) -> GeneratedStream:
+        return find(message_streams(), condition, settings=SHRINK)
+
+    two_tools = minimal(lambda s: sum(b["type"] == "tool_use" for b in s.final_message["content"]) > 1)
+    assert [name for name, _ in two_tools.events] == ["message_start", *["content_block_start", "content_block_delta",
+                                                      "content_block_stop"] * 2, "message_delta", "message_stop"]
+    assert [b["input"] for b in two_tools.final_message["content"]] == [{}, {}]
+    cited = minimal(lambda s: any(b.get("citations") for b in s.final_message["content"]))
+    assert [b["type"] for b in cited.final_message["content"]] == ["text"]
+    assert len(cited.final_message["content"][0]["citations"]) == 1 and len(cited.events) <= 6
+    split = minimal(lambda s: sum(n == "content_block_delta" for n, _ in s.events) > 2)
+    assert len(split.events) <= 9 and len(split.final_message["content"]) <= 2
+    unknown = minimal(lambda s: any(n not in _KNOWN_EVENTS for n, _ in s.events))
+    assert len(unknown.events) == 4 and unknown.final_message["content"] == []
+
+
 _KNOWN_EVENTS = {"message_start", "message_delta", "message_stop", "content_block_start", "content_block_delta",
                  "content_block_stop", "ping"}
 
