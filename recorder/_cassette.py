@@ -605,7 +605,7 @@ class _Builder:
             try:
                 urlsplit(line.url).port  # what matching reads: the path, and the port if asked
             except ValueError as exc:
-                raise self._fail(f"{_lines.EXPECTED['url']} that parses as a URL, got {line.url!r} ({exc})",
+                raise self._fail(f"{_lines.EXPECTED['url']}, got {line.url!r}, which does not parse ({exc})",
                                  number) from None
             parts = self.parts[line.id] = _Parts(Request(line.method, line.url, line.headers,
                                                          payload_of(line.body, line.raw)))

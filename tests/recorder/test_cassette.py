@@ -58,13 +58,13 @@ def test_save_then_load_is_identity(tmp_path_factory: pytest.TempPathFactory, it
 
 
 def test_lines_are_compact_in_fixed_order_and_keep_payload_key_order(tmp_path: Path) -> None:
-    cassette = Cassette((Interaction(0, Request("POST", "u", {}, Payload({"b": 1, "a": "é"}))),), {"cassette": 1})
+    cassette = Cassette((Interaction(0, Request("POST", "http://x/u", {}, Payload({"b": 1, "a": "é"}))),), {"cassette": 1})
     text = recorder.save(cassette, tmp_path / "c.jsonl").read_text(encoding="utf-8")
-    assert text.splitlines()[1] == '{"id":0,"kind":"request","method":"POST","url":"u","headers":{},"body":{"b":1,"a":"é"}}'
+    assert text.splitlines()[1] == '{"id":0,"kind":"request","method":"POST","url":"http://x/u","headers":{},"body":{"b":1,"a":"é"}}'
 
 
 GOOD_HEADER = '{"cassette": 1}\n'
-REQUEST = '{"id": 0, "kind": "request", "method": "POST", "url": "u", "headers": {}}\n'
+REQUEST = '{"id": 0, "kind": "request", "method": "POST", "url": "http://x/u", "headers": {}}\n'
 
 
 @pytest.mark.parametrize(("content", "line", "expected"), [
@@ -112,7 +112,7 @@ def test_missing_and_empty_files(tmp_path: Path) -> None:
 def test_unknown_keys_are_tolerated(tmp_path: Path) -> None:
     path = tmp_path / "c.jsonl"
     path.write_text('{"cassette": 1, "future": true}\n' + REQUEST.replace("{", '{"extra": [1], ', 1))
-    assert recorder.load(path).interactions[0].request == Request("POST", "u", {})
+    assert recorder.load(path).interactions[0].request == Request("POST", "http://x/u", {})
 
 
 def test_line_cut_by_a_killed_recorder_is_dropped(tmp_path: Path) -> None:
@@ -133,11 +133,11 @@ def test_a_cut_line_in_the_middle_is_still_an_error(tmp_path: Path) -> None:
 def test_writer_appends_with_fresh_ids(tmp_path: Path) -> None:
     path = tmp_path / "c.jsonl"
     with recorder.CassetteWriter(path) as writer:
-        writer.write(writer.new_id(), Request("POST", "u"))
+        writer.write(writer.new_id(), Request("POST", "http://x/u"))
     with recorder.CassetteWriter(path, append=True) as writer:
         assert writer.new_id() == 1
-        writer.write(1, Request("POST", "v"))
-    assert [i.request.url for i in recorder.load(path)] == ["u", "v"]
+        writer.write(1, Request("POST", "http://x/v"))
+    assert [i.request.url for i in recorder.load(path)] == ["http://x/u", "http://x/v"]
 
 
 def test_the_loader_keeps_each_part_s_line_number_even_when_interactions_interleave() -> None:
