@@ -7,6 +7,7 @@ import datetime as _dt
 import json
 import math
 import os
+import stat
 import threading
 from array import array
 from collections.abc import Callable, Mapping
@@ -90,13 +91,25 @@ def load(path: StrPath) -> Cassette:
     Raises CassetteError naming the file, the line and what was expected. A last line cut
     short without its newline (a recorder killed mid-write) is dropped, not an error.
     """
+    regular_file(path, "a .jsonl cassette file", missing="no such cassette; record one first, or check the path")
+    return parse(Path(path).read_bytes(), path=path)
+
+
+def regular_file(path: StrPath, expected: str, *, missing: str = "no such file") -> None:
+    """Raise CassetteError unless `path` is a regular file (`expected` says what it should be).
+
+    Checked before opening: reading a FIFO waits for a writer, and a device such as /dev/zero never ends.
+    """
     try:
-        data = Path(path).read_bytes()
+        mode = os.stat(path).st_mode
     except FileNotFoundError:
-        raise CassetteNotFoundError("no such cassette; record one first, or check the path", path=path) from None
-    except IsADirectoryError:
-        raise CassetteError("is a directory, expected a .jsonl cassette file", path=path) from None
-    return parse(data, path=path)
+        raise CassetteNotFoundError(missing, path=path) from None
+    if stat.S_ISREG(mode):
+        return
+    if stat.S_ISDIR(mode):
+        raise CassetteError(f"is a directory; expected {expected}", path=path)
+    kind = "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+    raise CassetteError(f"not a regular file ({kind}); expected {expected}", path=path)
 
 
 def parse(data: bytes | str, *, path: StrPath | None = None) -> Cassette:

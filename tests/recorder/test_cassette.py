@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -151,3 +153,37 @@ def test_the_loader_keeps_each_part_s_line_number_even_when_interactions_interle
     assert tuple(first.line_numbers) == (2, 5, 6) and tuple(second.line_numbers) == (3, 4, 7)
     assert first.line_of() == 2 and first.line_of(first.events[0]) == 6 and second.line_of(second.response) == 4
     assert first == recorder.Interaction(0, first.request, first.response, first.events)  # not compared
+
+
+def test_load_refuses_a_fifo_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.jsonl"
+    os.mkfifo(fifo)
+    caught: list[BaseException] = []
+
+    def load() -> None:
+        try:
+            recorder.load(fifo)
+        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+            caught.append(exc)
+
+    thread = threading.Thread(target=load, daemon=True)
+    thread.start()
+    thread.join(10)
+    if thread.is_alive():  # blocked opening the FIFO: give it an end of file so that the thread ends
+        with open(fifo, "wb"):
+            pass
+        thread.join(10)
+        pytest.fail("recorder.load waited for a writer on a FIFO")
+    assert isinstance(caught[0], CassetteError)
+    assert str(caught[0]) == f"{fifo}: not a regular file (a FIFO); expected a .jsonl cassette file"
+
+
+def test_load_refuses_a_device() -> None:
+    # /dev/zero would be read forever (the CLI tests try it, in a child process): /dev/null ends at once.
+    with pytest.raises(CassetteError, match=r"not a regular file \(a device\); expected a .jsonl cassette file"):
+        recorder.load("/dev/null")
+
+
+def test_load_of_a_directory_says_so(tmp_path: Path) -> None:
+    with pytest.raises(CassetteError, match="is a directory; expected a .jsonl cassette file"):
+        recorder.load(tmp_path)
