@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -13,7 +14,12 @@ REDACTED = "REDACTED"
 SECRET_HEADERS = frozenset({"x-api-key", "authorization", "proxy-authorization", "cookie", "set-cookie"})
 # Anthropic keys look like sk-ant-api03-…, sk-ant-admin01-…, sk-ant-oat01-…; the whole token goes.
 API_KEY = re.compile(r"sk-ant-[A-Za-z0-9_\-]*")
-_SECRET_HEADER_NAME = re.compile(r"(^|-)(key|token|secret|password)$")
+# A header is secret when a word of its name (lower-cased, `_` read as `-`, split at `-`) ends in one
+# of these: `x-api-key`, `apikey`, `x_auth_token`, `client_secret`, `xauth`, `set-cookie`. Whole
+# words only, so `anthropic-ratelimit-tokens-limit` (tokens) and `www-authenticate` stay; `session`
+# is not one (`x-cassette-session` chooses a playback, and a session cookie is a `cookie`).
+_SECRET_WORD_ENDS = ("key", "token", "secret", "password", "passwd", "auth", "authorization", "cookie",
+                     "credential", "credentials")
 # Runs of text holding JSON `\uXXXX` escapes (also escaped again, `\\uXXXX`, as in a tool's partial
 # JSON) or URL `%XX` escapes: a key can hide in either (`sk\u002dant\u002d…` is valid JSON for the
 # same string), so such runs are also checked decoded.
@@ -33,8 +39,9 @@ _KEY_STARTS = ("s", "sk", "sk-", "sk-a", "sk-an", "sk-ant", "\\")  # what the ne
 class Redactor:
     """Decide what never reaches disk.
 
-    Headers named in `headers` (or named `*-key`, `*-token`, `*-secret`, `*-password`) get their value
-    replaced; every match of a pattern in `patterns` is replaced anywhere in a serialised line, also
+    Headers named in `headers`, or with a word of their name ending in `key`, `token`, `secret`,
+    `password`, `passwd`, `auth`, `authorization`, `cookie` or `credential(s)` (see `is_secret_header`),
+    get their value replaced; every match of a pattern in `patterns` is replaced anywhere in a serialised line, also
     where the text is JSON-escaped (`\\u002d`) or percent-encoded (`%2D`).
     Extend, don't replace, the defaults: `Redactor.default().extend(headers=["x-my-auth"])`.
     """
@@ -51,15 +58,16 @@ class Redactor:
     def extend(self, *, headers: Iterable[str] = (), patterns: Iterable[str | re.Pattern[str]] = ()) -> Redactor:
         """A redactor with these rules added to this one's."""
         return Redactor(
-            headers=self.headers | {name.lower() for name in headers},
+            headers=self.headers | {_spelled(name) for name in headers},
             patterns=self.patterns + tuple(re.compile(p) if isinstance(p, str) else p for p in patterns),
             replacement=self.replacement,
         )
 
     def is_secret_header(self, name: str) -> bool:
-        """Whether a header's value must not be stored."""
-        name = name.lower()
-        return name in self.headers or bool(_SECRET_HEADER_NAME.search(name))
+        """Whether a header's value must not be stored: its name, lower-cased with `_` read as `-`, is
+        one of `headers` or has a word (between dashes) ending in a secret word (`apikey`, `x_auth_token`)."""
+        name = _spelled(name)
+        return name in self.headers or _secret_name(name)
 
     def headers_of(self, headers: Iterable[tuple[str, str]] | Mapping[str, str]) -> dict[str, str]:
         """Lower-cased headers with secret values replaced; repeated headers are joined with ', '."""
@@ -134,6 +142,15 @@ class Redactor:
         if "\\u" in redacted:  # JSON escapes behind percent-encoding (`sk%5Cu002dant...`)
             redacted = _JSON_RUN.sub(self._json_escaped, redacted)
         return run if redacted == decoded else quote(redacted, safe="-_.~")
+
+
+def _spelled(name: str) -> str:
+    return name.lower().replace("_", "-")
+
+
+@functools.lru_cache(maxsize=1024)
+def _secret_name(name: str) -> bool:
+    return any(word.endswith(_SECRET_WORD_ENDS) for word in name.split("-"))
 
 
 def _unescaped(text: str) -> tuple[str, list[int]]:
