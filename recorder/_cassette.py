@@ -42,7 +42,7 @@ from ._model import (
     dumps,
     payload_fields,
 )
-from ._redact import _DEFAULT_PATTERNS, _KEY_STARTS, DeltaJoiner, Redactor
+from ._redact import _DEFAULT_PATTERNS, _KEY_STARTS, DeltaJoiner, Redactor, _base64_key
 from ._sse import SSEDecoder, SSEEvent
 
 try:
@@ -395,7 +395,7 @@ class _Lines:
         """
         data = sse.data
         if (self.quick and len(data) < _SHALLOW and "\n" not in data and "sk-ant-" not in data and "\\u" not in data
-                and "%" not in data and sse.id is None and sse.retry is None):
+                and "%" not in data and sse.id is None and sse.retry is None and not _base64_key(data)):
             # The usual event: short clean JSON. Its data alone is decoded (cheaper than the line, and
             # stricter: one value and nothing after it), and shallow enough that the line decodes too.
             try:

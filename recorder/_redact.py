@@ -27,6 +27,10 @@ _SECRET_WORD_ENDS = ("key", "token", "secret", "password", "passwd", "auth", "au
 _ESCAPE = re.compile(r"(?<!\\)\\++u([0-9A-Fa-f]{4})")
 _JSON_RUN = re.compile(r'(?:[^"\\\s]|(?<!\\)\\++u[0-9A-Fa-f]{4})++')
 _PERCENT_RUN = re.compile(r"[A-Za-z0-9_.~+\-%]++")
+# Base64 of `sk-ant-` has, for each of the three places it can start in a 3-byte group, characters
+# that depend on it alone (the same in base64url): a run of base64 holding one of them decodes to a key.
+BASE64_KEY_MARKERS = ("c2stYW50L", "NrLWFudC", "zay1hbnQt")
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/_\-]++=*+")
 # How much of a delta stream is kept to find a secret that starts before the current delta
 # (secrets longer than this that are split across deltas are cut at this length).
 _TAIL = 256
@@ -41,8 +45,9 @@ class Redactor:
 
     Headers named in `headers`, or with a word of their name ending in `key`, `token`, `secret`,
     `password`, `passwd`, `auth`, `authorization`, `cookie` or `credential(s)` (see `is_secret_header`),
-    get their value replaced; every match of a pattern in `patterns` is replaced anywhere in a serialised line, also
-    where the text is JSON-escaped (`\\u002d`) or percent-encoded (`%2D`).
+    get their value replaced; every match of a pattern in `patterns` is replaced anywhere in a serialised
+    line, also where the text is JSON-escaped (`\\u002d`) or percent-encoded (`%2D`); a base64 run that
+    encodes an API key (it holds one of BASE64_KEY_MARKERS) is replaced whole.
     Extend, don't replace, the defaults: `Redactor.default().extend(headers=["x-my-auth"])`.
     """
 
@@ -86,13 +91,15 @@ class Redactor:
             text = _JSON_RUN.sub(self._json_escaped, text)
         if "%" in text:
             text = _PERCENT_RUN.sub(self._percent_escaped, text)
+        if _base64_key(text):
+            text = _BASE64_RUN.sub(self._base64, text)
         return text
 
     def is_clean(self, text: str) -> bool:
         """Whether `text` certainly needs no redaction (a quick test, for the recording hot path)."""
         if self.patterns is not _DEFAULT_PATTERNS:
             return self.text(text) == text
-        return "sk-ant-" not in text and "\\u" not in text and "%" not in text
+        return "sk-ant-" not in text and "\\u" not in text and "%" not in text and not _base64_key(text)
 
     def spans(self, text: str) -> list[tuple[int, int]]:
         """Where patterns match in `text`, also through `\\uXXXX` escapes: sorted, merged, non-empty ranges."""
@@ -130,6 +137,10 @@ class Redactor:
         # Re-escaped (ASCII only) so the JSON line stays valid whatever the escapes decoded to.
         return run if redacted == decoded else json.dumps(redacted)[1:-1]
 
+    def _base64(self, match: re.Match[str]) -> str:
+        """A base64 run that encodes a key, replaced whole (its other bytes are not worth a re-encoding)."""
+        return self.replacement if _base64_key(match.group()) else match.group()
+
     def _percent_escaped(self, match: re.Match[str]) -> str:
         run = decoded = match.group()
         if "%" not in run:
@@ -142,6 +153,10 @@ class Redactor:
         if "\\u" in redacted:  # JSON escapes behind percent-encoding (`sk%5Cu002dant...`)
             redacted = _JSON_RUN.sub(self._json_escaped, redacted)
         return run if redacted == decoded else quote(redacted, safe="-_.~")
+
+
+def _base64_key(text: str) -> bool:
+    return "c2stYW50L" in text or "NrLWFudC" in text or "zay1hbnQt" in text  # BASE64_KEY_MARKERS, inlined
 
 
 def _spelled(name: str) -> str:

@@ -144,3 +144,40 @@ def test_every_secret_spelling_is_redacted_on_record_through_the_transport_and_t
         if interaction.request is not None:
             assert interaction.request.headers["x-cassette-session"] == "s1"
             assert interaction.request.headers["x_api_key"] == "REDACTED"
+
+
+# --- base64 ---------------------------------------------------------------------------------------
+
+
+def test_the_base64_markers_are_what_sk_ant_encodes_to_in_each_alignment() -> None:
+    import base64
+
+    from recorder._redact import BASE64_KEY_MARKERS, _base64_key
+
+    prefix = b"sk-" + b"ant-"
+    for align, marker in enumerate(BASE64_KEY_MARKERS):
+        for before in (b"\x00" * align, b"\xff" * align, b"Q" * align):
+            for after in (b"", b"\x00\x00", b"\xff\xff\xff", b"api03"):
+                for encode in (base64.b64encode, base64.urlsafe_b64encode):
+                    encoded = encode(before + prefix + after).decode()
+                    assert marker in encoded and _base64_key(encoded)
+
+
+@pytest.mark.parametrize("prefix", ["", "u", "us", "user:", "Bearer "])
+@pytest.mark.parametrize("urlsafe", [False, True])
+def test_a_base64_encoded_key_is_redacted_in_any_alignment(prefix: str, urlsafe: bool) -> None:
+    import base64
+
+    encode = base64.urlsafe_b64encode if urlsafe else base64.b64encode
+    encoded = encode((prefix + KEY).encode()).decode()
+    line = f'{{"authorization-note": "Basic {encoded}", "data": "{encoded}", "url": "http://x/?s={encoded.rstrip("=")}&b=1"}}'
+    assert Redactor().text(line) == '{"authorization-note": "Basic REDACTED", "data": "REDACTED", "url": "http://x/?s=REDACTED&b=1"}'
+    assert not Redactor().is_clean(encoded)
+
+
+def test_base64_without_a_key_is_kept() -> None:
+    import base64
+
+    image = base64.b64encode(bytes(range(256)) * 40).decode()
+    text = f'{{"data": "{image}", "note": "sk-an t", "b": "{base64.b64encode(b"sk-an").decode()}"}}'
+    assert Redactor().text(text) == text and Redactor().is_clean(text)
