@@ -4,8 +4,8 @@ Every field a replay puts on the wire or waits on is constrained here, so a host
 refused at load instead of breaking replay: offsets are finite and bounded, methods and header
 names are HTTP tokens and header values have no line breaks, request URLs are absolute http(s)
 URLs, event names and ids stay on one SSE line, and an error names an exception a real transport
-raises. Payloads (`data`, `body`) are kept as
-the JSON text they were recorded as (`msgspec.Raw`), validated but not decoded.
+raises. Payloads (`data`, `body`) are kept as the JSON text they were recorded as (`msgspec.Raw`),
+validated but not decoded.
 """
 
 from __future__ import annotations

@@ -284,7 +284,7 @@ class Playback:
 
 
 def _not_a_json_object(request: httpx2.Request) -> str | None:
-    """What the API says of a body it cannot read as a JSON object (None: it can, or the body is not JSON's)."""
+    """What the API says of a body it cannot read as a JSON object (None: it can, or it is empty or multipart)."""
     content = request.content
     if not content.strip() or request.headers.get("content-type", "").startswith("multipart/"):
         return None
@@ -295,8 +295,8 @@ def _not_a_json_object(request: httpx2.Request) -> str | None:
     except RecursionError:
         return "The request body is not valid JSON: nested too deeply"
     if not isinstance(value, dict):
-        kind = {list: "an array", str: "a string", bool: "a boolean"}.get(type(value), "a number" if value is not None else "null")
-        return f"The request body is not a JSON object: it is {kind}"
+        kinds = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+        return f"The request body is not a JSON object: it is {kinds.get(type(value), 'a number')}"
     return None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
@@ -140,7 +141,8 @@ def test_every_secret_spelling_is_redacted_on_record_through_the_transport_and_t
         assert leaked == [], (out.name, leaked)
         assert "Zq9Zq9" not in text
         interaction = recorder.load(out)[0]
-        assert interaction.response.headers.get("anthropic-ratelimit-tokens-limit", "1000") == "1000"  # type: ignore[union-attr]
+        kept = interaction.response.headers.get("anthropic-ratelimit-tokens-limit", "1000")  # type: ignore[union-attr]
+        assert kept == "1000"
         if interaction.request is not None:
             assert interaction.request.headers["x-cassette-session"] == "s1"
             assert interaction.request.headers["x_api_key"] == "REDACTED"
@@ -170,8 +172,8 @@ def test_a_base64_encoded_key_is_redacted_in_any_alignment(prefix: str, urlsafe:
 
     encode = base64.urlsafe_b64encode if urlsafe else base64.b64encode
     encoded = encode((prefix + KEY).encode()).decode()
-    line = f'{{"authorization-note": "Basic {encoded}", "data": "{encoded}", "url": "http://x/?s={encoded.rstrip("=")}&b=1"}}'
-    assert Redactor().text(line) == '{"authorization-note": "Basic REDACTED", "data": "REDACTED", "url": "http://x/?s=REDACTED&b=1"}'
+    line = f'{{"note": "Basic {encoded}", "data": "{encoded}", "url": "http://x/?s={encoded.rstrip("=")}&b=1"}}'
+    assert Redactor().text(line) == '{"note": "Basic REDACTED", "data": "REDACTED", "url": "http://x/?s=REDACTED&b=1"}'
     assert not Redactor().is_clean(encoded)
 
 

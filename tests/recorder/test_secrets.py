@@ -130,8 +130,8 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     elif where == "url-base64":
         url += "?state=" + encoded.rstrip("=")
     elif where == "body-base64":
-        body = json.dumps({"messages": [{"role": "user", "content": [
-            {"type": "document", "source": {"type": "base64", "media_type": "text/plain", "data": encoded}}]}]}).encode()
+        source = {"type": "base64", "media_type": "text/plain", "data": encoded}
+        body = json.dumps({"messages": [{"role": "user", "content": [{"type": "document", "source": source}]}]}).encode()
     elif where == "text-base64":
         events = message_events([("text", "text_delta", [f"Here: {encoded} ok"])])
     elif where == "url":
