@@ -54,8 +54,9 @@ def secrets_section(scale: float) -> list[str]:
     rows = [f"| {name} | {count} |" for name, count in secrets.placements_tried.items()]
     return [
         "No API key reaches disk in a form a reader could rebuild, on any write path. Checked views: the file's",
-        "text, every JSON string decoded, `\\uXXXX` and `%XX` escapes undone, and the deltas of each content block",
-        "joined. Placements drawn by hypothesis: " + ", ".join(f"`{p}`" for p in secrets.PLACEMENTS) + ",",
+        "text, every JSON string decoded, `\\uXXXX` and `%XX` escapes undone, base64 runs decoded (in each of the",
+        "four places a run can start), and the deltas of each content block joined. Placements drawn by",
+        "hypothesis: " + ", ".join(f"`{p}`" for p in secrets.PLACEMENTS) + ",",
         "with noise around the key and the wire cut into random chunks. What may stay in clear of a key split",
         "across deltas is at most `sk-ant`, never a character of its secret part (docs/cassette-format.md).",
         "",

@@ -7,6 +7,7 @@ import datetime as _dt
 import json
 import math
 import os
+import stat
 import threading
 from array import array
 from collections.abc import Callable, Mapping
@@ -41,7 +42,7 @@ from ._model import (
     dumps,
     payload_fields,
 )
-from ._redact import KEY_STARTS, DeltaJoiner, Redactor
+from ._redact import KEY_STARTS, DeltaJoiner, Redactor, holds_base64_key
 from ._sse import SSEDecoder, SSEEvent
 
 try:
@@ -90,13 +91,25 @@ def load(path: StrPath) -> Cassette:
     Raises CassetteError naming the file, the line and what was expected. A last line cut
     short without its newline (a recorder killed mid-write) is dropped, not an error.
     """
+    regular_file(path, "a .jsonl cassette file", missing="no such cassette; record one first, or check the path")
+    return parse(Path(path).read_bytes(), path=path)
+
+
+def regular_file(path: StrPath, expected: str, *, missing: str = "no such file") -> None:
+    """Raise CassetteError unless `path` is a regular file (`expected` says what it should be).
+
+    Checked before opening: reading a FIFO waits for a writer, and a device such as /dev/zero never ends.
+    """
     try:
-        data = Path(path).read_bytes()
+        mode = os.stat(path).st_mode
     except FileNotFoundError:
-        raise CassetteNotFoundError("no such cassette; record one first, or check the path", path=path) from None
-    except IsADirectoryError:
-        raise CassetteError("is a directory, expected a .jsonl cassette file", path=path) from None
-    return parse(data, path=path)
+        raise CassetteNotFoundError(missing, path=path) from None
+    if stat.S_ISREG(mode):
+        return
+    if stat.S_ISDIR(mode):
+        raise CassetteError(f"is a directory; expected {expected}", path=path)
+    kind = "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+    raise CassetteError(f"not a regular file ({kind}); expected {expected}", path=path)
 
 
 def parse(data: bytes | str, *, path: StrPath | None = None) -> Cassette:
@@ -382,7 +395,7 @@ class _Lines:
         """
         data = sse.data
         if (self.quick and len(data) < _SHALLOW and "\n" not in data and "sk-ant-" not in data and "\\u" not in data
-                and "%" not in data and sse.id is None and sse.retry is None):
+                and "%" not in data and sse.id is None and sse.retry is None and not holds_base64_key(data)):
             # The usual event: short clean JSON. Its data alone is decoded (cheaper than the line, and
             # stricter: one value and nothing after it), and shallow enough that the line decodes too.
             try:
@@ -605,7 +618,7 @@ class _Builder:
             try:
                 urlsplit(line.url).port  # what matching reads: the path, and the port if asked
             except ValueError as exc:
-                raise self._fail(f"{_lines.EXPECTED['url']} that parses as a URL, got {line.url!r} ({exc})",
+                raise self._fail(f"{_lines.EXPECTED['url']}, got {line.url!r}, which does not parse ({exc})",
                                  number) from None
             parts = self.parts[line.id] = _Parts(Request(line.method, line.url, line.headers,
                                                          payload_of(line.body, line.raw)))

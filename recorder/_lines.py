@@ -1,10 +1,11 @@
 """The schema of interaction lines: one msgspec Struct per `kind`, type-checked in C as it is decoded.
 
 Every field a replay puts on the wire or waits on is constrained here, so a hostile cassette is
-refused at load instead of breaking replay: offsets are finite and bounded, header names are
-HTTP tokens and header values have no line breaks, event names and ids stay on one SSE line,
-and an error names an exception a real transport raises. Payloads (`data`, `body`) are kept as
-the JSON text they were recorded as (`msgspec.Raw`), validated but not decoded.
+refused at load instead of breaking replay: offsets are finite and bounded, methods and header
+names are HTTP tokens and header values have no line breaks, request URLs are absolute http(s)
+URLs, event names and ids stay on one SSE line, and an error names an exception a real transport
+raises. Payloads (`data`, `body`) are kept as the JSON text they were recorded as (`msgspec.Raw`),
+validated but not decoded.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ _TOKEN = r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$"  # RFC 9110 section 5.6.2
 Seconds = Annotated[float, Meta(ge=0, le=MAX_T)]
 Id = Annotated[int, Meta(ge=0)]
 HeaderName = Annotated[str, Meta(pattern=_TOKEN)]
+# An absolute http(s) URL: a scheme and a host (what matching reads); its path and query are
+# only compared, never sent, so they may hold any text a recorded one did.
+Url = Annotated[str, Meta(pattern=r"^(?i:https?)://[^\s/?#]+(?:[/?#]|\Z)")]
 HeaderValue = Annotated[str, Meta(pattern=r"^[^\r\n\x00]*$")]
 Headers = dict[HeaderName, HeaderValue]
 OneLine = Annotated[str, Meta(pattern=r"^[^\r\n]*$")]  # an SSE field value: a line break would start a new field
@@ -37,7 +41,7 @@ Outcome = Literal[OUTCOMES]  # type: ignore[valid-type]
 class RequestLine(Struct, tag_field="kind", tag="request", gc=False):
     id: Id
     method: Annotated[str, Meta(pattern=_TOKEN)]
-    url: str
+    url: Url
     headers: dict[str, str] = {}  # only matched against, never sent: any text
     body: Raw | UnsetType = UNSET
     raw: str | None = None
@@ -92,7 +96,7 @@ EXPECTED: dict[str, str] = {
     "headers": ("'headers' to be an object of strings (a response's: header names that are HTTP tokens, "
                 "values without CR, LF or NUL)"),
     "method": "a 'method' string (an HTTP token such as POST)",
-    "url": "a 'url' string",
+    "url": "a 'url' string holding an absolute http(s) URL (like https://api.anthropic.com/v1/messages)",
     "event": "'event' to be a string without line breaks, or null",
     "raw": "'raw' to be a string (an event's has no CR: its lines are joined by LF)",
     "sse_id": "'sse_id' to be a string without line breaks",

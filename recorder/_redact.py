@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -13,7 +14,12 @@ REDACTED = "REDACTED"
 SECRET_HEADERS = frozenset({"x-api-key", "authorization", "proxy-authorization", "cookie", "set-cookie"})
 # Anthropic keys look like sk-ant-api03-…, sk-ant-admin01-…, sk-ant-oat01-…; the whole token goes.
 API_KEY = re.compile(r"sk-ant-[A-Za-z0-9_\-]*")
-_SECRET_HEADER_NAME = re.compile(r"(^|-)(key|token|secret|password)$")
+# A header is secret when a word of its name (lower-cased, `_` read as `-`, split at `-`) ends in one
+# of these: `x-api-key`, `apikey`, `x_auth_token`, `client_secret`, `xauth`, `set-cookie`. Whole
+# words only, so `anthropic-ratelimit-tokens-limit` (tokens) and `www-authenticate` stay; `session`
+# is not one (`x-cassette-session` chooses a playback, and a session cookie is a `cookie`).
+_SECRET_WORD_ENDS = ("key", "token", "secret", "password", "passwd", "auth", "authorization", "cookie",
+                     "credential", "credentials")
 # Runs of text holding JSON `\uXXXX` escapes (also escaped again, `\\uXXXX`, as in a tool's partial
 # JSON) or URL `%XX` escapes: a key can hide in either (`sk\u002dant\u002d…` is valid JSON for the
 # same string), so such runs are also checked decoded.
@@ -21,6 +27,10 @@ _SECRET_HEADER_NAME = re.compile(r"(^|-)(key|token|secret|password)$")
 _ESCAPE = re.compile(r"(?<!\\)\\++u([0-9A-Fa-f]{4})")
 _JSON_RUN = re.compile(r'(?:[^"\\\s]|(?<!\\)\\++u[0-9A-Fa-f]{4})++')
 _PERCENT_RUN = re.compile(r"[A-Za-z0-9_.~+\-%]++")
+# Base64 of `sk-ant-` has, for each of the three places it can start in a 3-byte group, characters
+# that depend on it alone (the same in base64url): a run of base64 holding one of them decodes to a key.
+BASE64_KEY_MARKERS = ("c2stYW50L", "NrLWFudC", "zay1hbnQt")
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/_\-]++=*+")
 # How much of a delta stream is kept to find a secret that starts before the current delta
 # (secrets longer than this that are split across deltas are cut at this length).
 _TAIL = 256
@@ -34,9 +44,11 @@ KEY_STARTS = ("s", "sk", "sk-", "sk-a", "sk-an", "sk-ant", "\\")
 class Redactor:
     """Decide what never reaches disk.
 
-    Headers named in `headers` (or named `*-key`, `*-token`, `*-secret`, `*-password`) get their value
-    replaced; every match of a pattern in `patterns` is replaced anywhere in a serialised line, also
-    where the text is JSON-escaped (`\\u002d`) or percent-encoded (`%2D`).
+    Headers named in `headers`, or with a word of their name ending in `key`, `token`, `secret`,
+    `password`, `passwd`, `auth`, `authorization`, `cookie` or `credential(s)` (see `is_secret_header`),
+    get their value replaced; every match of a pattern in `patterns` is replaced anywhere in a serialised
+    line, also where the text is JSON-escaped (`\\u002d`) or percent-encoded (`%2D`); a base64 run that
+    encodes an API key (it holds one of BASE64_KEY_MARKERS) is replaced whole.
     Extend, don't replace, the defaults: `Redactor.default().extend(headers=["x-my-auth"])`.
     """
 
@@ -52,15 +64,16 @@ class Redactor:
     def extend(self, *, headers: Iterable[str] = (), patterns: Iterable[str | re.Pattern[str]] = ()) -> Redactor:
         """A redactor with these rules added to this one's."""
         return Redactor(
-            headers=self.headers | {name.lower() for name in headers},
+            headers=self.headers | {_spelled(name) for name in headers},
             patterns=self.patterns + tuple(re.compile(p) if isinstance(p, str) else p for p in patterns),
             replacement=self.replacement,
         )
 
     def is_secret_header(self, name: str) -> bool:
-        """Whether a header's value must not be stored."""
-        name = name.lower()
-        return name in self.headers or bool(_SECRET_HEADER_NAME.search(name))
+        """Whether a header's value must not be stored: its name, lower-cased with `_` read as `-`, is
+        one of `headers` or has a word (between dashes) ending in a secret word (`apikey`, `x_auth_token`)."""
+        name = _spelled(name)
+        return name in self.headers or _secret_name(name)
 
     def headers_of(self, headers: Iterable[tuple[str, str]] | Mapping[str, str]) -> dict[str, str]:
         """Lower-cased headers with secret values replaced; repeated headers are joined with ', '."""
@@ -79,6 +92,8 @@ class Redactor:
             text = _JSON_RUN.sub(self._json_escaped, text)
         if "%" in text:
             text = _PERCENT_RUN.sub(self._percent_escaped, text)
+        if holds_base64_key(text):
+            text = _BASE64_RUN.sub(self._base64, text)
         return text
 
     @property
@@ -90,7 +105,7 @@ class Redactor:
         """Whether `text` certainly needs no redaction (a quick test, for the recording hot path)."""
         if not self.builtin:
             return self.text(text) == text
-        return "sk-ant-" not in text and "\\u" not in text and "%" not in text
+        return "sk-ant-" not in text and "\\u" not in text and "%" not in text and not holds_base64_key(text)
 
     def spans(self, text: str) -> list[tuple[int, int]]:
         """Where patterns match in `text`, also through `\\uXXXX` escapes: sorted, merged, non-empty ranges."""
@@ -128,6 +143,10 @@ class Redactor:
         # Re-escaped (ASCII only) so the JSON line stays valid whatever the escapes decoded to.
         return run if redacted == decoded else json.dumps(redacted)[1:-1]
 
+    def _base64(self, match: re.Match[str]) -> str:
+        """A base64 run that encodes a key, replaced whole (its other bytes are not worth a re-encoding)."""
+        return self.replacement if holds_base64_key(match.group()) else match.group()
+
     def _percent_escaped(self, match: re.Match[str]) -> str:
         run = decoded = match.group()
         if "%" not in run:
@@ -140,6 +159,20 @@ class Redactor:
         if "\\u" in redacted:  # JSON escapes behind percent-encoding (`sk%5Cu002dant...`)
             redacted = _JSON_RUN.sub(self._json_escaped, redacted)
         return run if redacted == decoded else quote(redacted, safe="-_.~")
+
+
+def holds_base64_key(text: str) -> bool:
+    """Whether `text` may hold a base64-encoded key (one of the three alignments of its prefix)."""
+    return "c2stYW50L" in text or "NrLWFudC" in text or "zay1hbnQt" in text  # BASE64_KEY_MARKERS, inlined
+
+
+def _spelled(name: str) -> str:
+    return name.lower().replace("_", "-")
+
+
+@functools.lru_cache(maxsize=1024)
+def _secret_name(name: str) -> bool:
+    return any(word.endswith(_SECRET_WORD_ENDS) for word in name.split("-"))
 
 
 def _unescaped(text: str) -> tuple[str, list[int]]:

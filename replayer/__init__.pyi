@@ -3,7 +3,7 @@
 from . import faults
 from ._chunking import Chunking
 from ._client import FakeAnthropic, FakeAsyncAnthropic, transport_of
-from ._errors import NoMatchError, ReplayError
+from ._errors import InvalidRequestError, NoMatchError, ReplayError
 from ._match import DEFAULT_MATCH_ON, Playback
 from ._replay import replay
 from ._script import Pause, Script
@@ -28,6 +28,7 @@ __all__ = [
     "FuzzResult",
     "GradeResult",
     "InteractionStats",
+    "InvalidRequestError",
     "NoMatchError",
     "Pacer",
     "Pause",

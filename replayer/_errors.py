@@ -3,6 +3,7 @@
     anthropic.AnthropicError
     └── ReplayError
         └── NoMatchError
+            └── InvalidRequestError
 
 They derive from `anthropic.AnthropicError` because the SDK re-raises its own errors as they
 are instead of wrapping them in APIConnectionError and retrying (anthropic/_base_client.py,
@@ -30,6 +31,15 @@ class NoMatchError(ReplayError):
     def __init__(self, message: str, *, closest: Interaction | None = None) -> None:
         super().__init__(message)
         self.closest = closest
+
+
+class InvalidRequestError(NoMatchError):
+    """The request body is not a JSON object, and no recorded request has that body.
+
+    The message is the real API's (`The request body is not valid JSON: ...`); `cassette serve`
+    answers it with the API's 400 `invalid_request_error`. A miss like any other, so a record
+    mode that records misses sends it upstream.
+    """
 
 
 def exception_from(error: ErrorInfo) -> Exception:

@@ -25,7 +25,7 @@ from vcr.request import Request as VcrRequest
 from recorder import Cassette, Interaction, Redactor, Request
 
 from . import _explain, _sources
-from ._errors import NoMatchError
+from ._errors import InvalidRequestError, NoMatchError
 
 Matcher = Callable[[VcrRequest, VcrRequest], Any]
 """A vcrpy-style matcher: raises AssertionError (or returns False) when two requests differ."""
@@ -223,6 +223,8 @@ class Playback:
                 f"{self._head(incoming)} It matches {_sources.label(self.cassette, first)}, but that was already "
                 f"replayed; each recorded interaction answers once, in order. To start over, "
                 f"{self.advice.start_over}.", closest=first)
+        if (invalid := _not_a_json_object(request)) is not None:
+            raise InvalidRequestError(invalid)
         message, closest = self._explain(incoming, value, played)
         raise NoMatchError(message, closest=closest)
 
@@ -283,6 +285,23 @@ class Playback:
                    + (f"\nNext closest: {'; '.join(others)}." if others else "")
                    + (f"\n{' '.join(advice)}" if advice else ""))
         return message, closest
+
+
+def _not_a_json_object(request: httpx2.Request) -> str | None:
+    """What the API says of a body it cannot read as a JSON object (None: it can, or it is empty or multipart)."""
+    content = request.content
+    if not content.strip() or request.headers.get("content-type", "").startswith("multipart/"):
+        return None
+    try:
+        value = json.loads(content)
+    except ValueError as exc:  # also bytes that are not UTF-8
+        return f"The request body is not valid JSON: {exc}"
+    except RecursionError:
+        return "The request body is not valid JSON: nested too deeply"
+    if not isinstance(value, dict):
+        kinds = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+        return f"The request body is not a JSON object: it is {kinds.get(type(value), 'a number')}"
+    return None
 
 
 def _matcher(m: str | Matcher) -> Matcher:

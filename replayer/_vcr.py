@@ -39,6 +39,7 @@ from recorder import (
     header,
     redacted,
 )
+from recorder._cassette import regular_file
 from recorder._import import _stream_interaction
 from recorder._model import payload_fields
 
@@ -63,6 +64,7 @@ def import_vcr(path: StrPath) -> Cassette:
     from vcr.persisters.filesystem import FilesystemPersister
     from vcr.serializers import yamlserializer
 
+    regular_file(path, "a vcrpy cassette (YAML)", missing="no such vcrpy cassette (or it is empty)")
     try:
         loaded = FilesystemPersister.load_cassette(path, yamlserializer)
     except VcrNotFound:

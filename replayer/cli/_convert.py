@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 import recorder
+from recorder._cassette import regular_file
 
 from ._common import CliError, Number
 
@@ -26,6 +27,7 @@ def import_sse(file: Path, output: Path, gap_ms: float) -> None:
     """
     if output.resolve() == file.resolve():
         raise CliError(f"{output}: refusing to overwrite the capture; choose another -o")
+    regular_file(file, "an SSE capture file")
     cassette = recorder.import_sse(file.read_bytes(), gap=gap_ms / 1000, source=str(file))
     recorder.save(cassette, output)
     interaction = cassette[0]

@@ -39,8 +39,8 @@ def answer(request: Request, sessions: Sessions, journal: Journal) -> JSONRespon
         if request.method != "GET":
             return _error(405, "use GET (or DELETE) /_cassette/requests")
         limit = request.query_params.get("limit")
-        if limit is not None and not limit.isdigit():
-            return _error(400, f"limit must be a whole number, got {limit!r}")
+        if limit is not None and not (limit.isascii() and limit.isdigit()):  # isdigit alone takes "²", int() not
+            return _error(400, f"limit must be a whole number >= 0 (0-9 digits), got {limit!r}")
         return JSONResponse(journal.to_json(limit=None if limit is None else int(limit), session=session))
     return _error(404, f"no admin endpoint {request.url.path}; endpoints: {'; '.join(ENDPOINTS)}")
 

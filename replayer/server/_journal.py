@@ -23,11 +23,11 @@ CAPACITY = 1000
 BODY_PREVIEW = 2000
 MESSAGE_PREVIEW = 4000
 
-Outcome = Literal["complete", "miss", "replay_error", "broken", "disconnected"]
+Outcome = Literal["complete", "miss", "invalid_request", "replay_error", "broken", "disconnected"]
 """complete: the answer was sent in full (an error status or a truncation fault included);
-miss: 404, nothing matched; replay_error: 500, a fault could not fire; broken: the connection
-was cut on purpose (a drop, a connect-error or timeout fault, shutdown); disconnected: the
-client went away first."""
+miss: 404, nothing matched; invalid_request: 400, the body is not a JSON object; replay_error:
+500, a fault could not fire; broken: the connection was cut on purpose (a drop, a connect-error
+or timeout fault, shutdown); disconnected: the client went away first."""
 
 
 @dataclass

@@ -40,7 +40,7 @@ from recorder._asgi import (
 )
 
 from .._chunking import Chunking
-from .._errors import NoMatchError, ReplayError
+from .._errors import InvalidRequestError, NoMatchError, ReplayError
 from .._explain import Advice
 from .._match import DEFAULT_MATCH_ON, Matcher
 from .._script import script_of
@@ -90,7 +90,8 @@ class ReplayApp:
     """An ASGI app that answers every request from `transport` and streams the body out as paced.
 
     A request nothing matches gets a 404 `not_found_error` (x-should-retry: false) naming the
-    closest recorded request; other replay errors (a fault that cannot fire) a 500 `api_error`.
+    closest recorded request; a body that is not a JSON object (and was never recorded) the API's
+    400 `invalid_request_error`; other replay errors (a fault that cannot fire) a 500 `api_error`.
     A request with an `x-cassette-session: NAME` header plays a session of its own (a fork of
     `transport`, from the start); paths under /_cassette/ are the admin API (see `_admin`).
     Every request is journaled and, with `log`, logged in one line. No silence lasts longer
@@ -155,6 +156,11 @@ class ReplayApp:
                                  extensions={"timeout": {"read": silence(incoming.headers, self.max_stall)}})
         try:
             response = await transport.handle_async_request(request)
+        except InvalidRequestError as exc:
+            exc.__traceback__ = None  # as for a miss, below
+            entry.finish(400, "invalid_request", message=str(exc))
+            await _api_error(400, "invalid_request_error", str(exc))(scope, receive, send)
+            return
         except NoMatchError as exc:
             # Its traceback holds these frames, and so the request body (it may be megabytes), in a
             # cycle through the worker thread's future that only a full collection would free.

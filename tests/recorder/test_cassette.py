@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -58,13 +60,13 @@ def test_save_then_load_is_identity(tmp_path_factory: pytest.TempPathFactory, it
 
 
 def test_lines_are_compact_in_fixed_order_and_keep_payload_key_order(tmp_path: Path) -> None:
-    cassette = Cassette((Interaction(0, Request("POST", "u", {}, Payload({"b": 1, "a": "é"}))),), {"cassette": 1})
+    cassette = Cassette((Interaction(0, Request("POST", "http://x/u", {}, Payload({"b": 1, "a": "é"}))),), {"cassette": 1})
     text = recorder.save(cassette, tmp_path / "c.jsonl").read_text(encoding="utf-8")
-    assert text.splitlines()[1] == '{"id":0,"kind":"request","method":"POST","url":"u","headers":{},"body":{"b":1,"a":"é"}}'
+    assert text.splitlines()[1] == '{"id":0,"kind":"request","method":"POST","url":"http://x/u","headers":{},"body":{"b":1,"a":"é"}}'
 
 
 GOOD_HEADER = '{"cassette": 1}\n'
-REQUEST = '{"id": 0, "kind": "request", "method": "POST", "url": "u", "headers": {}}\n'
+REQUEST = '{"id": 0, "kind": "request", "method": "POST", "url": "http://x/u", "headers": {}}\n'
 
 
 @pytest.mark.parametrize(("content", "line", "expected"), [
@@ -112,7 +114,7 @@ def test_missing_and_empty_files(tmp_path: Path) -> None:
 def test_unknown_keys_are_tolerated(tmp_path: Path) -> None:
     path = tmp_path / "c.jsonl"
     path.write_text('{"cassette": 1, "future": true}\n' + REQUEST.replace("{", '{"extra": [1], ', 1))
-    assert recorder.load(path).interactions[0].request == Request("POST", "u", {})
+    assert recorder.load(path).interactions[0].request == Request("POST", "http://x/u", {})
 
 
 def test_line_cut_by_a_killed_recorder_is_dropped(tmp_path: Path) -> None:
@@ -133,11 +135,11 @@ def test_a_cut_line_in_the_middle_is_still_an_error(tmp_path: Path) -> None:
 def test_writer_appends_with_fresh_ids(tmp_path: Path) -> None:
     path = tmp_path / "c.jsonl"
     with recorder.CassetteWriter(path) as writer:
-        writer.write(writer.new_id(), Request("POST", "u"))
+        writer.write(writer.new_id(), Request("POST", "http://x/u"))
     with recorder.CassetteWriter(path, append=True) as writer:
         assert writer.new_id() == 1
-        writer.write(1, Request("POST", "v"))
-    assert [i.request.url for i in recorder.load(path)] == ["u", "v"]
+        writer.write(1, Request("POST", "http://x/v"))
+    assert [i.request.url for i in recorder.load(path)] == ["http://x/u", "http://x/v"]
 
 
 def test_the_loader_keeps_each_part_s_line_number_even_when_interactions_interleave() -> None:
@@ -151,3 +153,37 @@ def test_the_loader_keeps_each_part_s_line_number_even_when_interactions_interle
     assert tuple(first.line_numbers) == (2, 5, 6) and tuple(second.line_numbers) == (3, 4, 7)
     assert first.line_of() == 2 and first.line_of(first.events[0]) == 6 and second.line_of(second.response) == 4
     assert first == recorder.Interaction(0, first.request, first.response, first.events)  # not compared
+
+
+def test_load_refuses_a_fifo_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.jsonl"
+    os.mkfifo(fifo)
+    caught: list[BaseException] = []
+
+    def load() -> None:
+        try:
+            recorder.load(fifo)
+        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+            caught.append(exc)
+
+    thread = threading.Thread(target=load, daemon=True)
+    thread.start()
+    thread.join(10)
+    if thread.is_alive():  # blocked opening the FIFO: give it an end of file so that the thread ends
+        with open(fifo, "wb"):
+            pass
+        thread.join(10)
+        pytest.fail("recorder.load waited for a writer on a FIFO")
+    assert isinstance(caught[0], CassetteError)
+    assert str(caught[0]) == f"{fifo}: not a regular file (a FIFO); expected a .jsonl cassette file"
+
+
+def test_load_refuses_a_device() -> None:
+    # /dev/zero would be read forever (the CLI tests try it, in a child process): /dev/null ends at once.
+    with pytest.raises(CassetteError, match=r"not a regular file \(a device\); expected a .jsonl cassette file"):
+        recorder.load("/dev/null")
+
+
+def test_load_of_a_directory_says_so(tmp_path: Path) -> None:
+    with pytest.raises(CassetteError, match="is a directory; expected a .jsonl cassette file"):
+        recorder.load(tmp_path)

@@ -207,9 +207,14 @@ def test_an_event_name_with_a_newline_never_reaches_the_sdk(tmp_path: Path) -> N
     (2, "method", "PO ST", "a 'method' string"),
     (2, "method", None, "a 'method' string"),
     (2, "url", ["http://x"], "a 'url' string"),
-    (2, "url", DROP, "a 'url' string, got nothing"),
-    (2, "url", "http://[::1/v1/messages", "a 'url' string that parses as a URL"),
-    (2, "url", "http://127.0.0.1:99999/v1/messages", "a 'url' string that parses as a URL"),
+    (2, "url", DROP, "(like https://api.anthropic.com/v1/messages), got nothing"),
+    (2, "url", "http://[::1/v1/messages", "which does not parse"),
+    (2, "url", "http://127.0.0.1:99999/v1/messages", "which does not parse"),
+    *((2, "url", url, "an absolute http(s) URL") for url in (
+        "", " ", "/v1/messages", "api.anthropic.com/v1/messages", "ftp://x/v1/messages", "http:///v1/messages",
+        "http://", "https:/x/v1/messages", "http://x y/v1", "http://x\n/v1", "file:///etc/passwd")),
+    (2, "method", "", "a 'method' string"),
+    (2, "method", "POST\r\n", "a 'method' string"),
     (2, "raw", {"a": 1}, "'raw' to be a string"),
     (END, "outcome", True, "an 'outcome' (one of"),
     (END, "outcome", "exploded", "an 'outcome' (one of"),
@@ -218,6 +223,19 @@ def test_an_event_name_with_a_newline_never_reaches_the_sdk(tmp_path: Path) -> N
 ])
 def test_wrong_types_anywhere_are_refused(tmp_path: Path, number: int, key: str, value: Any, expected: str) -> None:
     refused(edited(tmp_path, number, **{key: value}), number, expected)
+
+
+@pytest.mark.parametrize("url", ["http://x/v1/messages", "https://api.anthropic.com/v1/messages?beta=true",
+                                 "http://127.0.0.1:8080/v1/messages", "http://[::1]:8080/", "HTTPS://X/"])
+def test_absolute_http_urls_load(tmp_path: Path, url: str) -> None:
+    assert recorder.load(edited(tmp_path, 2, url=url))[0].request.url == url  # type: ignore[union-attr]
+
+
+def test_cassette_check_refuses_a_request_without_a_url_in_one_line(tmp_path: Path) -> None:
+    path = edited(tmp_path, 2, url="")
+    code, output = check(path)
+    assert code == 2 and output == [f"Error: {path}:2: " + output[0].split(":2: ", 1)[1]]
+    assert "an absolute http(s) URL" in output[0] and "got ''" in output[0]
 
 
 @pytest.mark.parametrize("version", [True, 1.0, "1", [1]])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
@@ -72,3 +73,113 @@ def test_a_key_behind_both_json_and_percent_escapes_is_redacted(encode) -> None:
     redacted = Redactor.default().text(line)
     decoded = unquote(unquote(redacted)).encode().decode("unicode_escape")  # every layer a reader could undo
     assert KEY[len("sk-ant-api03-"):][:16] not in decoded, redacted
+
+
+# --- which header names are secret (issue 12's follow-up: spellings real gateways use) -------------
+
+SECRET_NAMES = ["apikey", "api_key", "x_api_key", "X-Api-Key", "X-API-KEY", "anthropic-api-key", "x-goog-api-key",
+                "proxy-authorization", "x-authorization", "cookie", "set-cookie", "x-auth-token", "x_auth_token",
+                "x-auth", "auth", "xauth", "ocp-apim-subscription-key", "x-amz-security-token", "private-token",
+                "accesstoken", "client_secret", "x-db-password", "passwd", "x-credentials"]
+KEPT_NAMES = ["anthropic-version", "anthropic-beta", "x-cassette-session", "anthropic-ratelimit-tokens-limit",
+              "anthropic-ratelimit-output-tokens-reset", "anthropic-ratelimit-input-tokens-remaining",
+              "x-stainless-read-timeout", "x-stainless-retry-count", "content-type", "request-id", "retry-after",
+              "keep-alive", "www-authenticate", "user-agent", "x-should-retry", "anthropic-organization-id",
+              "cache-control", "x-stainless-helper-method", "accept-encoding", "x-ratelimit-remaining-tokens"]
+
+
+def secret_value(name: str) -> str:
+    return f"v{abs(hash(name)) % 10**6}-" + "Zq9" * 6
+
+
+@pytest.mark.parametrize("name", SECRET_NAMES)
+def test_secret_header_spellings_are_redacted(name: str) -> None:
+    redactor = Redactor()
+    assert redactor.is_secret_header(name)
+    assert redactor.headers_of([(name, secret_value(name))]) == {name.lower(): "REDACTED"}
+
+
+@pytest.mark.parametrize("name", KEPT_NAMES)
+def test_headers_that_matching_and_replay_need_are_kept(name: str) -> None:
+    assert not Redactor().is_secret_header(name)
+    assert Redactor().headers_of([(name, "1000")]) == {name: "1000"}
+
+
+def test_user_header_rules_match_any_spelling() -> None:
+    redactor = Redactor().extend(headers=["X_Tenant"])
+    assert redactor.headers_of({"x-tenant": "t", "X_TENANT": "u"}) == {"x-tenant": "REDACTED", "x_tenant": "REDACTED"}
+
+
+def test_every_secret_spelling_is_redacted_on_record_through_the_transport_and_the_proxy(tmp_path: Path) -> None:
+    import httpx2
+
+    from replayer import Chunk, Reply, ScriptedUpstream
+
+    wire = b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
+    sent = {name: secret_value(name) for name in SECRET_NAMES if name.lower() not in ("cookie", "set-cookie")}
+    back = (("content-type", "text/event-stream"), ("set-cookie", secret_value("set-cookie")),
+            ("x_auth_token", secret_value("back")), ("anthropic-ratelimit-tokens-limit", "1000"))
+    written = []
+    for how in ("transport", "proxy"):
+        out = tmp_path / f"{how}.jsonl"
+        with ScriptedUpstream([Reply(headers=back, chunks=(Chunk(wire),))]) as upstream:
+            headers = {**sent, "cookie": secret_value("cookie"), "x-cassette-session": "s1"}
+            if how == "transport":
+                with httpx2.Client(transport=recorder.RecordingTransport(out, httpx2.HTTPTransport())) as client:
+                    client.post(f"{upstream.base_url}/v1/messages", headers=headers, content=b"{}")
+            else:
+                with recorder.proxy(out, upstream=upstream.base_url) as url, httpx2.Client() as client:
+                    client.post(f"{url}/v1/messages", headers=headers, content=b"{}")
+            assert upstream.requests[0].headers["x_api_key"] == sent["x_api_key"]  # forwarded as sent
+        written.append(out)
+    captured = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nset-cookie: " + \
+        secret_value("set-cookie").encode() + b"\r\napikey: " + secret_value("apikey").encode() + b"\r\n\r\n" + wire
+    written.append(recorder.save(recorder.import_sse(captured), tmp_path / "imported.jsonl"))
+    for out in written:
+        text = out.read_text()
+        leaked = [name for name in [*SECRET_NAMES, "back"] if secret_value(name) in text]
+        assert leaked == [], (out.name, leaked)
+        assert "Zq9Zq9" not in text
+        interaction = recorder.load(out)[0]
+        kept = interaction.response.headers.get("anthropic-ratelimit-tokens-limit", "1000")  # type: ignore[union-attr]
+        assert kept == "1000"
+        if interaction.request is not None:
+            assert interaction.request.headers["x-cassette-session"] == "s1"
+            assert interaction.request.headers["x_api_key"] == "REDACTED"
+
+
+# --- base64 ---------------------------------------------------------------------------------------
+
+
+def test_the_base64_markers_are_what_sk_ant_encodes_to_in_each_alignment() -> None:
+    import base64
+
+    from recorder._redact import BASE64_KEY_MARKERS, holds_base64_key
+
+    prefix = b"sk-" + b"ant-"
+    for align, marker in enumerate(BASE64_KEY_MARKERS):
+        for before in (b"\x00" * align, b"\xff" * align, b"Q" * align):
+            for after in (b"", b"\x00\x00", b"\xff\xff\xff", b"api03"):
+                for encode in (base64.b64encode, base64.urlsafe_b64encode):
+                    encoded = encode(before + prefix + after).decode()
+                    assert marker in encoded and holds_base64_key(encoded)
+
+
+@pytest.mark.parametrize("prefix", ["", "u", "us", "user:", "Bearer "])
+@pytest.mark.parametrize("urlsafe", [False, True])
+def test_a_base64_encoded_key_is_redacted_in_any_alignment(prefix: str, urlsafe: bool) -> None:
+    import base64
+
+    encode = base64.urlsafe_b64encode if urlsafe else base64.b64encode
+    encoded = encode((prefix + KEY).encode()).decode()
+    line = f'{{"note": "Basic {encoded}", "data": "{encoded}", "url": "http://x/?s={encoded.rstrip("=")}&b=1"}}'
+    assert Redactor().text(line) == '{"note": "Basic REDACTED", "data": "REDACTED", "url": "http://x/?s=REDACTED&b=1"}'
+    assert not Redactor().is_clean(encoded)
+
+
+def test_base64_without_a_key_is_kept() -> None:
+    import base64
+
+    image = base64.b64encode(bytes(range(256)) * 40).decode()
+    text = f'{{"data": "{image}", "note": "sk-an t", "b": "{base64.b64encode(b"sk-an").decode()}"}}'
+    assert Redactor().text(text) == text and Redactor().is_clean(text)

@@ -11,6 +11,7 @@ stored deltas of a content block; every one of these views is checked.
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import json
 import re
@@ -98,9 +99,15 @@ def message_events(blocks: list[tuple[str, str, list[str]]], escape: bool | None
     return out
 
 
-PLACEMENTS = ("x-api-key", "authorization", "cookie", "x-custom-token", "header-value", "url", "url-percent",
-              "body", "body-escaped", "text", "text-escaped", "text-all-escaped", "split-text", "split-tool",
-              "split-thinking", "split-escaped-tool", "tool-input", "tool-input-escaped", "error", "raw-event")
+PLACEMENTS = ("x-api-key", "authorization", "cookie", "x-custom-token", "api_key", "x-auth", "header-value",
+              "header-base64", "url", "url-percent", "url-base64", "body", "body-escaped", "body-base64", "text",
+              "text-escaped", "text-all-escaped", "text-base64", "split-text", "split-tool", "split-thinking",
+              "split-escaped-tool", "tool-input", "tool-input-escaped", "error", "raw-event")
+
+
+def b64(text: str, urlsafe: bool = False) -> str:
+    data = text.encode()
+    return (base64.urlsafe_b64encode(data) if urlsafe else base64.b64encode(data)).decode()
 
 
 @st.composite
@@ -113,10 +120,20 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     events = message_events([("text", "text_delta", ["Hello", " world"])])
     error = None
     in_header = "".join(c for c in secret if c.isprintable() and c.isascii())
-    if where in ("x-api-key", "authorization", "cookie", "x-custom-token"):
+    encoded = b64(secret, urlsafe=draw(st.booleans()))  # noise before the key: all three alignments
+    if where in ("x-api-key", "authorization", "cookie", "x-custom-token", "api_key", "x-auth"):
         headers[where] = in_header
     elif where == "header-value":
         headers["x-note"] = in_header
+    elif where == "header-base64":
+        headers["x-forwarded-basic"] = "Basic " + b64("user:" + secret)
+    elif where == "url-base64":
+        url += "?state=" + encoded.rstrip("=")
+    elif where == "body-base64":
+        source = {"type": "base64", "media_type": "text/plain", "data": encoded}
+        body = json.dumps({"messages": [{"role": "user", "content": [{"type": "document", "source": source}]}]}).encode()
+    elif where == "text-base64":
+        events = message_events([("text", "text_delta", [f"Here: {encoded} ok"])])
     elif where == "url":
         url += "?key=" + "".join(c for c in in_header if c not in "#&%+ \\\"'")
     elif where == "url-percent":
@@ -169,12 +186,17 @@ def strings(value: Any) -> Iterator[str]:
 
 
 def views(text: str) -> Iterator[str]:
-    """`text` and what undoing its escapes gives."""
+    """`text` and what undoing its escapes gives, and what its base64 runs decode to."""
     yield text
     yield unquote(unquote(text))
     unescaped = re.sub(r"\\+u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), text)
     yield unescaped
     yield unquote(unescaped)
+    for run in re.findall(r"[A-Za-z0-9+/_-]{8,}", text):
+        run = run.replace("-", "+").replace("_", "/")
+        for start in range(4):  # the run may start anywhere in a base64 quantum
+            piece = run[start:]
+            yield base64.b64decode(piece[: len(piece) // 4 * 4]).decode("latin-1")
 
 
 def joined_deltas(cassette: recorder.Cassette) -> Iterator[str]:
@@ -392,3 +414,12 @@ def test_export_vcr_redacts_what_it_writes(tmp_path: Path) -> None:
     text = (tmp_path / "out.yaml").read_text()
     assert_no_key([text], [import_vcr(tmp_path / "out.yaml")])
     assert "REDACTED" in text
+
+
+def test_docs_reliability_names_every_placement_tried() -> None:
+    from tests.helpers import ROOT
+
+    doc = (ROOT / "docs" / "reliability.md").read_text()
+    listed = doc.split("Placements drawn by", 1)[1].split("with noise around", 1)[0]
+    assert re.findall(r"`([^`]+)`", listed) == list(PLACEMENTS), "regenerate: python benchmarks/reliability.py"
+    assert "base64 runs decoded" in doc

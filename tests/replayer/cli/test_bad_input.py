@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from replayer.cli import main
-from tests.helpers import CASSETTES
+from tests.helpers import CASSETTES, CLI
 
 TEXT = str(CASSETTES / "text.jsonl")
 
@@ -95,3 +97,35 @@ def test_out_of_range_flags_and_usage_errors_in_one_line(tmp_path: Path, monkeyp
                                                          args: list[str]) -> None:
     monkeypatch.chdir(tmp_path)
     assert_one_error_line(args)
+
+
+def _limited() -> None:
+    """In the child: at most 1 GB, so a verb that reads /dev/zero forever fails fast instead of filling memory."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+
+@pytest.mark.parametrize("verb", ["check", "show", "play", "serve", "import-sse", "import-vcr"])
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_fifo_or_a_device_is_refused_at_once_in_one_line(tmp_path: Path, verb: str, kind: str) -> None:
+    special = Path("/dev/zero")
+    if kind == "fifo":
+        special = tmp_path / "pipe.jsonl"
+        os.mkfifo(special)
+    args = [arg.format(special, out=tmp_path / "out") for arg in VERBS[verb]]
+    result = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=60,
+                            preexec_fn=_limited, check=False)
+    output = result.stdout + result.stderr  # `check` reports on stdout
+    assert result.returncode == 2, output
+    what = "a FIFO" if kind == "fifo" else "a device"
+    assert output.splitlines() == [f"Error: {special}: not a regular file ({what}); expected "
+                                   + output.split("; expected ", 1)[-1].rstrip("\n")]
+    assert "Traceback" not in output and not (tmp_path / "out.jsonl").exists()
+
+
+@pytest.mark.parametrize("verb", VERBS)
+def test_a_directory_where_a_file_is_expected_is_one_line(tmp_path: Path, verb: str) -> None:
+    folder = tmp_path / "folder.jsonl"
+    folder.mkdir()
+    assert_one_error_line([arg.format(folder, out=tmp_path / "out") for arg in VERBS[verb]])

@@ -130,6 +130,14 @@ def test_the_journal_says_what_answered_each_request(twice: Path) -> None:
     assert KEY not in json.dumps(journal)  # headers and body previews are redacted
 
 
+@pytest.mark.parametrize("limit", ["x", "-1", "1.5", "\u00b2", "\u0661", "", " 1"])
+def test_a_limit_that_is_not_a_count_is_a_400_naming_what_is_expected(limit: str) -> None:
+    with serve(TEXT) as url, httpx2.Client(base_url=url) as http:
+        reply = http.get("/_cassette/requests", params={"limit": limit})
+    assert reply.status_code == 400
+    assert reply.json()["error"]["message"] == f"limit must be a whole number >= 0 (0-9 digits), got {limit!r}"
+
+
 def test_the_journal_is_bounded() -> None:
     journal = Journal(capacity=3)
     for n in range(10):

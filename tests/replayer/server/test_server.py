@@ -7,7 +7,9 @@ the same cassette, matching and faults: the server must add nothing and lose not
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import socket
 import subprocess
 import threading
 import time
@@ -19,6 +21,7 @@ import httpx2
 import pytest
 
 import recorder
+import replayer
 from replayer import FakeAnthropic, FakeAsyncAnthropic, ReplayTransport, serve
 from replayer.fuzzing._synthetic import sse_bytes, text_message
 from replayer.server._serve import load_all
@@ -290,3 +293,61 @@ def test_leaving_serve_cuts_streams_in_flight_at_once() -> None:
     thread.join(timeout=5)
     assert stopped < 1.0 and seen and seen[0].error is not None
     assert seen[0].error[0] is httpx2.RemoteProtocolError
+
+
+# --- malformed request bodies ----------------------------------------------------------------------
+
+MALFORMED = [b'{"model": ', b"[1, 2]", b'"hello"', b'{"model": "m"}}', b"\xff\xfe"]
+
+
+def raw_post(url: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
+    """POST `body` to /v1/messages over a plain socket, as `curl -d` does; (status, headers, body)."""
+    host, port = url.removeprefix("http://").rstrip("/").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(b"POST /v1/messages HTTP/1.1\r\nHost: %s\r\ncontent-type: application/json\r\n"
+                     b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (host.encode(), len(body), body))
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, payload = data.partition(b"\r\n\r\n")
+    status_line, *fields = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (f.partition(":") for f in fields)}
+    return int(status_line.split()[1]), headers, payload
+
+
+@pytest.mark.parametrize("body", MALFORMED)
+def test_a_body_that_is_not_a_json_object_is_a_400_as_the_api_answers_it(body: bytes) -> None:
+    log = io.StringIO()
+    with serve(TEXT, log=log) as url:
+        status, headers, payload = raw_post(url, body)
+        with httpx2.Client(base_url=url) as http:
+            journal = http.get("/_cassette/requests").json()["requests"][0]
+    assert status == 400 and headers["x-should-retry"] == "false"
+    error = json.loads(payload)
+    assert error["type"] == "error" and error["error"]["type"] == "invalid_request_error"
+    assert error["error"]["message"].startswith("The request body is not ")
+    assert "No recorded request" not in error["error"]["message"]
+    assert journal["status"] == 400 and journal["outcome"] == "invalid_request"
+    assert " 400 " in log.getvalue() and "invalid_request" in log.getvalue()
+
+
+def test_the_sdk_gets_a_bad_request_error_over_the_socket_and_in_process_the_same_message() -> None:
+    with serve(TEXT) as url, pytest.raises(anthropic.BadRequestError, match="not valid JSON") as served:
+        client(url, max_retries=0).post("/v1/messages", cast_to=object, content=b'{"model": ')
+    with pytest.raises(replayer.InvalidRequestError) as local:
+        FakeAnthropic(TEXT).post("/v1/messages", cast_to=object, content=b'{"model": ')
+    assert served.value.body["error"]["message"] == str(local.value)  # type: ignore[index]
+    assert isinstance(local.value, replayer.NoMatchError)  # a miss: record modes send it upstream
+
+
+def test_a_recorded_request_whose_body_is_not_json_still_replays(tmp_path: Path) -> None:
+    lines = TEXT.read_text().splitlines()
+    request = json.loads(lines[1])
+    request.pop("body", None)
+    request["raw"] = '{"model": '
+    lines[1] = json.dumps(request)
+    path = tmp_path / "raw.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    with serve(path) as url:
+        status, _, _ = raw_post(url, b'{"model": ')
+    assert status == 200

@@ -94,8 +94,9 @@ def one_round(url: str, big: bytes) -> None:
         for n in range(10):  # misses
             miss = http.post("/v1/messages", json={**conversation(n), "max_tokens": n}, headers=HEADERS)
             assert miss.status_code == 404 and "Closest:" in miss.json()["error"]["message"]
-        for body in (b"{not json", b"\xff\xfe\x00garbage", b"[" * 100_000, b"", json.dumps([1, 2]).encode()):
-            assert http.post("/v1/messages", content=body, headers=HEADERS).status_code == 404
+        for body in (b"{not json", b"\xff\xfe\x00garbage", b"[" * 100_000, json.dumps([1, 2]).encode()):
+            assert http.post("/v1/messages", content=body, headers=HEADERS).status_code == 400  # as the API
+        assert http.post("/v1/messages", content=b"", headers=HEADERS).status_code == 404
         assert http.get("/v1/messages").status_code == 404
         assert http.post("/v1/messages", content=big, headers=HEADERS).status_code == 404
         assert http.post("/v1/messages", json=conversation(3), headers={**HEADERS, "x-cassette-session": "s"}
