@@ -486,6 +486,10 @@ class _Sink:
              defer_header: bool = False) -> _Sink:
         """The file's sink: joined if this process writes it already, else locked, continued or started."""
         path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            regular_file(path, "a .jsonl cassette file to record into")
+        except CassetteNotFoundError:
+            pass  # a new cassette
         with cls._registry:
             # Neither truncated nor written before we know no one else writes it.
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0), 0o644)

@@ -187,3 +187,17 @@ def test_load_refuses_a_device() -> None:
 def test_load_of_a_directory_says_so(tmp_path: Path) -> None:
     with pytest.raises(CassetteError, match="is a directory; expected a .jsonl cassette file"):
         recorder.load(tmp_path)
+
+
+@pytest.mark.parametrize("append", [False, True])
+@pytest.mark.parametrize("kind", ["fifo", "device", "directory"])
+def test_recording_into_what_is_not_a_regular_file_is_refused(tmp_path: Path, kind: str, append: bool) -> None:
+    target = {"fifo": tmp_path / "pipe.jsonl", "device": Path("/dev/null"), "directory": tmp_path}[kind]
+    if kind == "fifo":
+        os.mkfifo(target)
+    what = {"fifo": r"not a regular file \(a FIFO\)", "device": r"not a regular file \(a device\)"}
+    expected = what.get(kind, "is a directory")
+    with pytest.raises(CassetteError, match=f"{expected}; expected a .jsonl cassette file to record into"):
+        recorder.CassetteWriter(target, append=append)
+    if kind == "fifo":
+        assert target.exists() and not target.is_file()  # left as it was

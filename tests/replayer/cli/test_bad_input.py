@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -122,6 +123,17 @@ def test_a_fifo_or_a_device_is_refused_at_once_in_one_line(tmp_path: Path, verb:
     assert output.splitlines() == [f"Error: {special}: not a regular file ({what}); expected "
                                    + output.split("; expected ", 1)[-1].rstrip("\n")]
     assert "Traceback" not in output and not (tmp_path / "out.jsonl").exists()
+
+
+@pytest.mark.parametrize("append", [[], ["--append"]], ids=["new", "append"])
+def test_recording_into_a_fifo_is_refused_in_one_line(tmp_path: Path, append: list[str]) -> None:
+    fifo = tmp_path / "pipe.jsonl"
+    os.mkfifo(fifo)
+    result = subprocess.run([*CLI, "record", "-o", str(fifo), *append, "--", sys.executable, "-c", "pass"],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        f"Error: {fifo}: not a regular file (a FIFO); expected a .jsonl cassette file to record into"]
 
 
 @pytest.mark.parametrize("verb", VERBS)
