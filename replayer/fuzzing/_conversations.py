@@ -377,15 +377,16 @@ class Conversation(_Replayable):
                           chunking if chunking is not None else self.chunking)
 
     def client(self, *, clock: Clock | None = None, **kwargs: Any) -> anthropic.Anthropic:
-        """A real `anthropic.Anthropic` answered by this conversation."""
-        kwargs.setdefault("api_key", "replay-no-key-needed")
-        return anthropic.Anthropic(http_client=httpx2.Client(transport=self.transport(clock=clock)), **kwargs)
+        """A real `anthropic.Anthropic` answered by this conversation (a FakeAnthropic of it)."""
+        from .._client import FakeAnthropic
+
+        return FakeAnthropic(self, clock=clock, **kwargs)
 
     def async_client(self, *, clock: Clock | None = None, **kwargs: Any) -> anthropic.AsyncAnthropic:
         """`client()` for AsyncAnthropic."""
-        kwargs.setdefault("api_key", "replay-no-key-needed")
-        return anthropic.AsyncAnthropic(http_client=httpx2.AsyncClient(transport=self.transport(clock=clock)),
-                                        **kwargs)
+        from .._client import FakeAsyncAnthropic
+
+        return FakeAsyncAnthropic(self, clock=clock, **kwargs)
 
     def describe(self, width: int | None = 160) -> list[str]:
         """Each turn: what the request offered, then its answer event by event."""

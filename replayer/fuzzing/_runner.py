@@ -146,8 +146,7 @@ class _Client:
 
     def answering(self, case: Case) -> anthropic.Anthropic:
         """The client, now answered by `case` (with its chunking and faults, on a VirtualClock), as `case.client()` is."""
-        self.transport.current = transport_for(case, chunking=case.chunking, faults=getattr(case, "faults", ()),
-                                               clock=VirtualClock())
+        self.transport.current = transport_for(case, clock=VirtualClock())  # its own chunking and faults apply
         if self.sdk is None or self.http is None or self.http.is_closed:  # first case, or the target closed it
             self.http = httpx2.Client(transport=self.transport)
             self.sdk = anthropic.Anthropic(api_key=_PLACEHOLDER_KEY, http_client=self.http)
