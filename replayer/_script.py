@@ -9,7 +9,7 @@ from weakref import WeakKeyDictionary
 
 from recorder import Cassette, Interaction
 from recorder._gc import paused
-from recorder._lines import wire_steps
+from recorder._lines import LoadedEvents, wire_steps
 
 from ._errors import exception_from
 
@@ -97,6 +97,19 @@ def _joined(times: tuple[float, ...], items: tuple[bytes, ...], limit: int) -> t
         steps.append((times[stop - 1], b"".join(items[start:stop])))
         start, done = stop, ends[stop - 1]
     return tuple(steps)
+
+
+def _joined_of(interaction: Interaction, limit: int = 65536) -> Script | None:
+    """`Script.of(interaction).joined(limit)` built straight from loaded lines, when they allow it."""
+    events = interaction.events
+    steps = events.joined_steps(limit) if isinstance(events, LoadedEvents) and interaction.body is None else None
+    if not steps:
+        return None
+    end = interaction.end
+    if end is not None and end.tail:
+        steps.append((end.t, end.tail.encode()))
+    error = exception_from(end.error) if end is not None and end.error is not None else None
+    return Script(tuple(steps), end.t if end is not None else steps[-1][0], error)
 
 
 # Keyed by the interaction object's id(): the cassette keeps its interactions alive.

@@ -7,7 +7,7 @@ import json
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from recorder import Redactor, SSEDecoder
+from recorder import Redactor, SSEDecoder, parse
 from recorder._cassette import _Lines
 
 # Text that the shortcuts must hand over to the general path: pieces of keys, escapes, percent signs.
@@ -78,3 +78,28 @@ def test_event_data_that_is_not_one_json_value_never_adds_keys_to_its_line(tmp_p
     assert [(line["kind"], line["id"], line["event"]) for line in lines] == [("event", id, "message_start")] * 3
     assert [line.get("raw") for line in lines] == hostile  # kept verbatim, as data that is not JSON
     assert [event.payload.raw for event in recorder.load(path)[0].events] == hostile
+
+
+EVENT_LINE = st.fixed_dictionaries(
+    {"event": st.sampled_from(["content_block_delta", "ping", "x_future", None]),
+     "data": st.sampled_from([{"type": "ping"}, {"type": "x", "text": "é\\\r"}, None, 1, {}])},
+    optional={"raw": st.just("not json"), "sse_id": st.just("7"), "retry": st.just(3)})
+
+
+@settings(max_examples=200)
+@given(st.lists(EVENT_LINE, min_size=1, max_size=12), st.integers(1, 400), st.booleans())
+def test_joined_steps_are_the_wire_steps_joined(events: list[dict], limit: int, crlf: bool) -> None:
+    lines = [{"cassette": 1},
+             {"id": 0, "kind": "request", "method": "POST", "url": "http://127.0.0.1:9/v1/messages"},
+             {"id": 0, "kind": "response", "t": 0.0, "status": 200, "headers": {"content-type": "text/event-stream"}},
+             *({"id": 0, "kind": "event", "t": n / 8, **event} for n, event in enumerate(events))]
+    text = "".join(json.dumps(line, ensure_ascii=False) + ("\r\n" if crlf and n == 1 else "\n")
+                   for n, line in enumerate(lines))
+    loaded = parse(text).interactions[0].events
+    steps, joined = loaded.wire_steps(), loaded.joined_steps(limit)
+    plain = not crlf and all(set(e) == {"event", "data"} and e["data"] not in (None, 1, {}) for e in events)
+    assert (joined is not None) == plain  # the quick way takes every plain stream, and only those
+    if joined is not None:
+        assert b"".join(chunk for _, chunk in joined) == b"".join(wire for _, wire in steps)
+        ends = {t for t, _ in steps}
+        assert all(t in ends for t, _ in joined) and joined[-1][0] == steps[-1][0]
