@@ -36,8 +36,12 @@ _BASE64_RUN = re.compile(r"[A-Za-z0-9+/_\-]++=*+")
 _TAIL = 256
 _OPEN_MATCH = 4096
 _DEFAULT_PATTERNS = (API_KEY,)
-# What the end of a delta can be that the next delta completes into a key (built-in rules).
-KEY_STARTS = ("s", "sk", "sk-", "sk-a", "sk-an", "sk-ant", "\\")
+# What the end of a delta can be that the next delta completes into a key (built-in rules): the
+# start of one, of a JSON escape, or of a base64 marker.
+KEY_STARTS = ("s", "sk", "sk-", "sk-a", "sk-an", "sk-ant", "\\",
+              *(marker[:size] for marker in BASE64_KEY_MARKERS for size in range(1, len(marker))))
+_PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
+_PARTIAL_ESCAPE = re.compile(r"(?:%[0-9A-Fa-f]?|\\+(?:u[0-9A-Fa-f]{0,3})?)?\Z")  # empty at the end if none
 
 
 @dataclass(frozen=True)
@@ -108,11 +112,23 @@ class Redactor:
         return "sk-ant-" not in text and "\\u" not in text and "%" not in text and not holds_base64_key(text)
 
     def spans(self, text: str) -> list[tuple[int, int]]:
-        """Where patterns match in `text`, also through `\\uXXXX` escapes: sorted, merged, non-empty ranges."""
+        """Where patterns match in `text`, also through `\\uXXXX` and `%XX` escapes (nested up to three deep),
+        and the base64 runs that encode a key: sorted, merged, non-empty ranges."""
         found = self._matches(text)
-        if "\\u" in text:
-            decoded, starts = _unescaped(text)
-            found += [(starts[start], starts[end]) for start, end in self._matches(decoded)]
+        views: list[tuple[str, list[int] | None]] = [(text, None)]  # decoded text, where its characters came from
+        for _ in range(3):
+            deeper = []
+            for view, origin in views:
+                for escape, sign in ((_ESCAPE, "\\u"), (_PERCENT, "%")):
+                    if sign in view:
+                        decoded, starts = _decoded(view, escape)
+                        if origin is not None:
+                            starts = [origin[i] for i in starts]
+                        found += [(starts[start], starts[end]) for start, end in self._matches(decoded)]
+                        deeper.append((decoded, starts))
+            views = deeper
+        if holds_base64_key(text):
+            found += [m.span() for m in _BASE64_RUN.finditer(text) if holds_base64_key(m.group())]
         merged: list[tuple[int, int]] = []
         for start, end in sorted(found):
             if merged and start <= merged[-1][1]:
@@ -177,10 +193,16 @@ def _secret_name(name: str) -> bool:
 
 def _unescaped(text: str) -> tuple[str, list[int]]:
     """`text` with every `\\uXXXX` (however many backslashes) decoded, and where each character came from."""
+    return _decoded(text, _ESCAPE)
+
+
+def _decoded(text: str, escape: re.Pattern[str]) -> tuple[str, list[int]]:
+    """`text` with every match of `escape` replaced by the character its hex group numbers, and where each
+    character (and the end) came from."""
     out: list[str] = []
     starts: list[int] = []
     position = 0
-    for match in _ESCAPE.finditer(text):
+    for match in escape.finditer(text):
         out.append(text[position:match.start()])
         starts.extend(range(position, match.start()))
         out.append(chr(int(match.group(1), 16)))
@@ -189,6 +211,11 @@ def _unescaped(text: str) -> tuple[str, list[int]]:
     out.append(text[position:])
     starts.extend(range(position, len(text) + 1))
     return "".join(out), starts
+
+
+def _escaped(text: str) -> bool:
+    """Whether `text` may hold a JSON `\\u` or URL `%` escape (which can spell a key across deltas)."""
+    return "\\u" in text or "%" in text
 
 
 class DeltaJoiner:
@@ -213,9 +240,10 @@ class DeltaJoiner:
         joined = (tail or "") + text
         spans = self.redactor.spans(joined)
         keep = max(0, len(joined) - _TAIL)
-        if spans and spans[-1][1] == len(joined):  # a match may go on in the next delta
+        # A match may go on in the next delta when it reaches the end, or an escape cut short there.
+        if spans and spans[-1][1] >= _PARTIAL_ESCAPE.search(joined).start():  # type: ignore[union-attr]
             keep = min(keep, max(spans[-1][0], len(joined) - _OPEN_MATCH))
-        elif self._quick and not joined.endswith(KEY_STARTS) and "\\u" not in joined[-_TAIL:]:
+        elif self._quick and not joined.endswith(KEY_STARTS) and not _escaped(joined[-_TAIL:]):
             keep = len(joined)  # nothing at the end can begin a key
         if keep < len(joined):
             self.tails[stream] = joined[keep:]  # as it arrived: what the next delta may complete
@@ -245,7 +273,8 @@ class DeltaJoiner:
 
         Answered without the regex engine for the built-in rules: the common case on the hot path.
         """
-        return self._quick and "sk-ant-" not in text and "\\u" not in text and not text.endswith(KEY_STARTS)
+        return (self._quick and "sk-ant-" not in text and not _escaped(text) and not text.endswith(KEY_STARTS)
+                and not holds_base64_key(text))
 
     def forget(self, *prefix: object) -> None:
         """The streams starting with `prefix` are over (a content block stopped, an interaction ended)."""

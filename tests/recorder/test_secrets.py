@@ -102,7 +102,7 @@ def message_events(blocks: list[tuple[str, str, list[str]]], escape: bool | None
 PLACEMENTS = ("x-api-key", "authorization", "cookie", "x-custom-token", "api_key", "x-auth", "header-value",
               "header-base64", "url", "url-percent", "url-base64", "body", "body-escaped", "body-base64", "text",
               "text-escaped", "text-all-escaped", "text-base64", "split-text", "split-tool", "split-thinking",
-              "split-escaped-tool", "tool-input", "tool-input-escaped", "error", "raw-event")
+              "split-escaped-tool", "split-base64", "split-percent", "tool-input", "tool-input-escaped", "error", "raw-event")
 
 
 def b64(text: str, urlsafe: bool = False) -> str:
@@ -146,11 +146,17 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         escape = None if where == "text" else where == "text-all-escaped"
         events = message_events([("text", "text_delta", ["Hi ", secret, "!"])], escape)
     elif where.startswith("split-"):
-        kind = {"split-text": ("text", "text_delta"), "split-thinking": ("thinking", "thinking_delta")}.get(
+        kind = {"split-text": ("text", "text_delta"), "split-thinking": ("thinking", "thinking_delta"),
+                "split-base64": ("text", "text_delta"), "split-percent": ("text", "text_delta")}.get(
             where, ("tool_use", "input_json_delta"))
         text = secret if kind[0] != "tool_use" else json.dumps({"api_key": secret})
         if where == "split-escaped-tool":
             text = '{"api_key": "' + json_escaped(secret, every=False) + '"}'
+        elif where == "split-base64":
+            text = f"Here: {encoded} ok"
+        elif where == "split-percent":
+            text = "see " + "".join(f"%{b:02X}" if draw(st.booleans()) else chr(b) for b in secret.encode()
+                                    if chr(b).isalnum() or chr(b) in "-_") + " ok"
         split = min(split, len(text) - 1)
         pieces = [text[:split], text[split:]]
         if draw(st.booleans()):  # three pieces
@@ -401,6 +407,24 @@ def test_a_key_right_after_a_key_in_the_next_delta_is_redacted(tmp_path: Path, e
                         message_events([("text", "text_delta", [f"use {KEY}", encode(KEY) + " now"])]))
     transport_sync(scenario, tmp_path / "c.jsonl")
     assert_no_key([(tmp_path / "c.jsonl").read_text()], [recorder.load(tmp_path / "c.jsonl")])
+
+
+ENCODED_KEYS = {"base64": f"Here: {b64('x' + KEY)} ok", "base64url": f"Here: {b64('xy' + KEY, urlsafe=True)} ok",
+                "percent": "see " + "".join(f"%{b:02X}" for b in KEY.encode()) + " ok",
+                "json-escaped": "see " + json_escaped(KEY, every=True) + " ok",
+                "percent-and-json": "see " + KEY.replace("-", "%5Cu002d") + " ok"}
+
+
+@pytest.mark.parametrize("text", ENCODED_KEYS.values(), ids=ENCODED_KEYS.keys())
+def test_an_encoded_key_split_across_deltas_anywhere_cannot_be_rebuilt(tmp_path: Path, text: str) -> None:
+    # Every cut, in a base64 marker, in the escape of a character, and past the joiner's 256-character tail.
+    for cut in range(1, len(text)):
+        pieces = [text[:cut], text[cut:]]
+        scenario = Scenario("split", "http://upstream.test/v1/messages", {}, b"{}",
+                            message_events([("text", "text_delta", pieces)]))
+        out = tmp_path / f"{cut}.jsonl"
+        transport_sync(scenario, out)
+        assert_no_key([out.read_text()], [recorder.load(out)])
 
 
 def test_export_vcr_redacts_what_it_writes(tmp_path: Path) -> None:
