@@ -7,6 +7,7 @@ import datetime as _dt
 import json
 import math
 import os
+import re
 import stat
 import threading
 from array import array
@@ -174,7 +175,7 @@ def _fast(data: bytes, end: int, path: StrPath | None) -> Cassette | None:
             lines = _lines.decoder.decode_lines(view[start:stop])
             # One value per line: every line starts an object and none is blank or holds two.
             count = data.count(b"\n", start, stop) + (not data.endswith(b"\n", 0, stop))
-            if len(lines) != count or data.count(b"\n{", start - 1, stop) != count:
+            if len(lines) != count or _NOT_A_LINE_START.search(data, start - 1, stop):
                 return None
             builder.add_all(lines, number)
             start, number = stop, number + count
@@ -183,6 +184,8 @@ def _fast(data: bytes, end: int, path: StrPath | None) -> Cassette | None:
     return builder.build()
 
 
+# A line break not followed by the `{` of a line's object (a blank, indented or continued line).
+_NOT_A_LINE_START = re.compile(rb"\n[^{]")
 # Lines are decoded this many bytes at a time, so that only one piece of them is ever held twice
 # (as decoded values not yet deduplicated by the builder).
 _CHUNK = 1 << 20

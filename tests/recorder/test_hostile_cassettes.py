@@ -416,3 +416,22 @@ def test_an_edited_file_reads_like_the_original_and_replays_the_same_bytes(edit:
     original, changed = recorder.load(TEXT), recorder.parse(edit(TEXT.read_bytes()))
     assert changed.interactions == original.interactions
     assert replayer.Script.of(changed[0]).steps == replayer.Script.of(original[0]).steps
+
+
+def test_a_line_with_two_objects_is_refused_even_when_another_object_spans_two_lines() -> None:
+    # As many values as line breaks, but not one per line: the quick path must not take the file.
+    lines = TEXT.read_text().splitlines()
+    lines[2] += lines[3]  # the response and the first event on one line
+    lines[3] = lines[4].replace(',"t":', ',\n"t":', 1)  # the next event over two lines
+    del lines[4]
+    with pytest.raises(recorder.CassetteError) as caught:
+        recorder.parse("\n".join(lines) + "\n")
+    assert caught.value.line == 3
+
+
+def test_blank_and_indented_lines_keep_the_line_numbers_of_the_file() -> None:
+    lines = TEXT.read_text().splitlines()
+    edited = "\n".join([lines[0], "", *lines[1:4], "   " + lines[4], *lines[5:]]) + "\n"
+    interaction = recorder.parse(edited)[0]
+    assert interaction.line_of() == 3
+    assert interaction.line_of(interaction.events[2]) == 7
