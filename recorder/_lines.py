@@ -198,9 +198,10 @@ class LoadedEvents(Sequence[Event]):
             return None
         datas = list(map(_DATA, lines))
         try:
-            if min(map(len, datas), default=0) <= 4:  # `null` (no data) is the shortest: the general path decides
-                return None
+            sizes = list(map(len, datas))
         except TypeError:  # UNSET: an event without data
+            return None
+        if min(sizes, default=0) <= 4:  # `null` (no data) is the shortest: the general path decides
             return None
         names = list(map(_EVENT, lines))
         for name in set(names).difference(_HEADS):
@@ -208,7 +209,7 @@ class LoadedEvents(Sequence[Event]):
         pieces: list[Any] = [b"\n\n"] * (3 * len(lines))
         pieces[0::3] = map(_HEADS.__getitem__, names)
         pieces[1::3] = datas
-        per = max(1, limit * len(lines) // sum(map(len, pieces)))
+        per = max(1, limit * len(lines) // (sum(sizes) + sum(map(len, pieces[0::3])) + 2 * len(lines)))
         return [(lines[min(at + per, len(lines)) - 1].t, b"".join(pieces[3 * at:3 * (at + per)]))
                 for at in range(0, len(lines), per)]
 

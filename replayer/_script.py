@@ -123,6 +123,9 @@ def script_of(cassette: Cassette, interaction: Interaction, *, joined: bool = Fa
     script = cache.get(key)
     if script is None:
         with paused():
-            script = Script.of(interaction) if not joined else script_of(cassette, interaction).joined()
+            if not joined:
+                script = Script.of(interaction)
+            else:
+                script = _joined_of(interaction) or script_of(cassette, interaction).joined()
         cache[key] = script
     return script
