@@ -36,10 +36,9 @@ from typing import Any
 import _common as c
 import anthropic
 import httpx2
-from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
-from replayer.fuzzing._runner import fuzz
+from replayer.fuzzing._runner import explore, fuzz
 from replayer.fuzzing._synthetic import sse_bytes
 from replayer.strategies import chunkings, message_streams
 
@@ -71,17 +70,9 @@ class Consumer:
 
 
 def draw_streams(n: int, strategy: Any) -> list[Any]:
-    """The streams `fuzz(..., seed=SEED)` will draw, in order (same settings, same seed)."""
+    """The streams `fuzz(..., seed=SEED)` will draw, in order: the runner's own search, running nothing."""
     drawn: list[Any] = []
-
-    @seed(SEED)
-    @settings(max_examples=n, database=None, deadline=None, phases=(Phase.generate, Phase.shrink),
-              suppress_health_check=list(HealthCheck))
-    @given(strategy)
-    def collect(stream: Any) -> None:
-        drawn.append(stream)
-
-    collect()
+    explore(strategy, n, drawn.append, seed=SEED)
     return drawn
 
 
