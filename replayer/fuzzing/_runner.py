@@ -326,7 +326,7 @@ def _search(function: Target, name: str, strategy: SearchStrategy[Any], examples
             state.failed = True
             raise
 
-    # Failures are filed under the target and the strategy (the wrapper above is the same for every target).
+    # Failures are filed under the target and the strategy (`check` and the batching are the same for all).
     key = hashlib.sha256(f"{name}\n{strategy!r}".encode()).digest()
     try:
         explore(strategy, examples, check, seed=seed, database=database, key=key, phases=phases)
