@@ -52,7 +52,7 @@ from .. import faults as _faults
 from .._chunking import Chunking
 from ._generated import GeneratedStream, Timing
 from ._mutate import SPLITTABLE, MutatedCassette, insert_event, retime, split_delta, splittable
-from ._synthetic import message
+from ._synthetic import message, streamed_chars
 
 BLOCK_KINDS: tuple[str, ...] = ("text", "citations", "tool_use", "thinking", "redacted_thinking", "server_tool_use")
 """What `message_streams(blocks=...)` can put in a message (`server_tool_use` brings its web search result)."""
@@ -320,9 +320,7 @@ def _ordered(blocks: list[_Block], tag: str = "fuzz") -> list[_Block]:
 
 def _output_tokens(blocks: list[_Block]) -> int:
     """About one token per four characters of streamed content, as `_synthetic.message` estimates."""
-    chars = sum(len(v) for b in blocks for d in b.deltas for k, v in d.items()
-                if isinstance(v, str) and k not in ("type", "signature"))
-    return chars // 4 + 1
+    return streamed_chars(d for b in blocks for d in b.deltas) // 4 + 1
 
 
 @dataclass(frozen=True)
@@ -494,8 +492,8 @@ def message_streams(*, blocks: Iterable[str] = BLOCK_KINDS, min_blocks: int = 0,
                "unknown_blocks": unknown_blocks, "texts": texts, "timings": timings, "chunkings": chunkings}
     call = "message_streams(" + ", ".join(f"{k}={v!r}" for k, v in options.items()) + ")"
     heads = st.binary(min_size=3, max_size=3 + 2 * _MAX_EXTRAS)  # stop reason, stop sequence, then a shape
-    return _streams(_Config(call, heads, block, min_blocks, extra, _block(("tool_use",), text, shapes), stops, pings, unknown_events,
-                            timings, chunkings))
+    return _streams(_Config(call, heads, block, min_blocks, extra, _block(("tool_use",), text, shapes), stops, pings,
+                            unknown_events, timings, chunkings))
 
 
 # --- delivery ------------------------------------------------------------------------------------

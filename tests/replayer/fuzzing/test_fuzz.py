@@ -151,7 +151,7 @@ def test_a_failing_case_inside_a_batch_is_the_one_reported_then_shrunk_alone() -
     for seed in range(1, 9):
         runs: list[tuple[object, list[str]]] = []  # the example each case came in, and its blocks' kinds
 
-        def one_thinking_block(client: anthropic.Anthropic) -> None:
+        def one_thinking_block(client: anthropic.Anthropic, *, runs: list[tuple[object, list[str]]] = runs) -> None:
             with client.messages.stream(**REQUEST) as stream:
                 kinds = [block.type for block in stream.get_final_message().content]
             runs.append((example(), kinds))
