@@ -331,8 +331,8 @@ class _Config:
 
     heads: SearchStrategy[bytes]
     block: SearchStrategy[list[_Block]]
-    required: int  # blocks drawn one by one, then a list of the optional ones (the list's own
-    extra: SearchStrategy[list[list[_Block]]]  # draws for its required part would be choices too)
+    required: int  # min_blocks, drawn one by one: a list's min_size costs a (forced) choice per element
+    extra: SearchStrategy[list[list[_Block]]]  # then up to max_blocks - min_blocks more
     tool_use: SearchStrategy[list[_Block]]
     stop_reasons: tuple[str, ...]
     pings: bool
