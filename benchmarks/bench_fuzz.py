@@ -5,7 +5,7 @@ thinking, tool_use and cited text blocks, 4-5 of them). The consumer is the usua
 `messages.stream()`, iterate every event, `get_final_message()`.
 
 - generation: hypothesis drawing the streams, nothing else: the fuzz runner's own search
-              (`explore`: several cases per hypothesis example) running a no-op on each;
+              (`explore`) running a no-op on each;
 - ceiling:    the SDK parsing the same streams' bytes (`sse_bytes`, one chunk, like instant
               replay) from an `httpx2.MockTransport`, a new client per stream; the streams are
               drawn beforehand and not timed;
@@ -15,12 +15,11 @@ thinking, tool_use and cited text blocks, 4-5 of them). The consumer is the usua
               (byte-by-byte cuts included), for information;
 - fuzz -j 2:  `fuzz(..., workers=2)`, the search split over two forked processes (seeds SEED and
               SEED + 1), which is what `cassette fuzz -j 2` does on a 2-core machine;
-- and what bounds one process: hypothesis' own cost per case, batched as the runner batches
-  them (a no-op strategy, `integers()`), and what one draw of the streams' `texts` adds to it,
-  in milliseconds.
+- and what bounds one process: hypothesis' own cost per example (a no-op strategy, `integers()`),
+  and what one draw of the streams' `texts` adds to it, in milliseconds.
 
 Prints streams/s for each and `fuzz / ceiling`, and checks `-j 2` >= 200 streams/s and one process
->= 0.8x the ceiling (issue 15). One process does not get there: hypothesis' cost per case and
+>= 0.8x the ceiling (issue 15). One process does not get there: hypothesis' per-example cost and
 the streams' text draws (3-4 per stream) alone are more than a quarter of the SDK's time per stream.
 The same seed draws the same streams in the single-process variants, checked by comparing the
 Messages the SDK assembled in the ceiling and in the fuzz run. (Hypothesis mixes into its draws
@@ -32,6 +31,7 @@ drawn after a first fuzz run has imported everything the replay needs.)
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -114,6 +114,7 @@ def main(argv: list[str] | None = None) -> list[c.Result]:
     c.log(f"[fuzz] drawing {n} streams ...")
     streams = draw_streams(n, plain)
     events = sum(len(s.events) for s in streams) / len(streams)
+    distinct = len({json.dumps(s.events) for s in streams}) / len(streams)  # the search's new cases are new
     ceiling(streams, probe_ceiling)
     same = probe_fuzz.finals == probe_ceiling.finals == [s.final_message for s in streams]
 
@@ -136,7 +137,8 @@ def main(argv: list[str] | None = None) -> list[c.Result]:
     results = [
         c.Result(BENCH, "mean events per stream", round(events, 1), "events"),
         c.Result(BENCH, "same streams in ceiling and fuzz", float(same), "bool", "1", same),
-        c.Result(BENCH, "hypothesis per case, no-op strategy", 1e3 / rate["no-op"], "ms"),
+        c.Result(BENCH, "distinct streams among them", distinct, "ratio", ">= 0.9", distinct >= 0.9),
+        c.Result(BENCH, "hypothesis per example, no-op strategy", 1e3 / rate["no-op"], "ms"),
         c.Result(BENCH, "... plus one draw of the texts", 1e3 / rate["one text"] - 1e3 / rate["no-op"], "ms"),
         c.Result(BENCH, "generation only (hypothesis)", rate["generation"], "streams/s"),
         c.Result(BENCH, "ceiling: SDK on MockTransport bytes", rate["ceiling"], "streams/s"),

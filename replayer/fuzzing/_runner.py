@@ -41,7 +41,6 @@ from typing import Any
 import anthropic
 import httpx2
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
-from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
 from hypothesis.errors import HypothesisException, StopTest
 from hypothesis.strategies import SearchStrategy
@@ -242,70 +241,34 @@ def fuzz(target: str | Target, *, cassette: Cassette | str | os.PathLike[str] | 
 
 _SEARCH = (Phase.reuse, Phase.generate, Phase.shrink)
 _REPLAY = (Phase.reuse, Phase.shrink)
-BATCH = 6
-"""Cases per hypothesis example, at most (3 or so on average): what hypothesis spends per example
-(0.43 ms with a no-op strategy) is then paid once for several cases. More per example gains
-nothing measurable: hypothesis' work per example grows with its size."""
-
-
-def batches(strategy: SearchStrategy[Any]) -> SearchStrategy[list[Any]]:
-    """What one hypothesis example of a fuzz run draws: 1 to BATCH cases of `strategy`, run in turn.
-
-    The first failing case fails the example, so hypothesis shrinks the batch to that one case
-    (dropping the cases around it) and then shrinks the case.
-    """
-    return st.lists(strategy, min_size=1, max_size=BATCH)
-
-
-class _Spent(KeyboardInterrupt):
-    """Raised once a search has run its cases. Hypothesis has no "enough" signal; an interrupt is the one
-    exception it lets through at once without concluding the example (a skip would conclude it, which
-    files it in the database as a failure and, for a conversation cut short, trips hypothesis' check
-    that the same choices always draw the same)."""
 
 
 def explore(strategy: SearchStrategy[Any], examples: int, run: Callable[[Any], None], *, seed: int | None = None,
             database: ExampleDatabase | None = None, key: bytes | None = None,
             phases: tuple[Phase, ...] = _SEARCH) -> None:
-    """Hypothesis calls `run(case)` on `examples` cases of `strategy` (fewer if it runs out of them), drawn in
-    `batches`, until `run` raises; then it shrinks that case and raises the exception again.
+    """Hypothesis calls `run(case)` on up to `examples` cases of `strategy`, until `run` raises; then it
+    shrinks that case and raises the exception again. `key` files the failures in `database`; `seed`
+    makes the cases repeatable.
 
-    `key` files the failures in `database`; `seed` makes the cases repeatable. Once a case has
-    failed, the count no longer applies: every run while shrinking is a case too.
+    One case per hypothesis example. Several (a list of them) would share what hypothesis spends
+    per example, but hypothesis makes most new examples by copying one part of an example over
+    another, which leaves all but one case of a batch as they were: in 1,000 cases of batches of
+    1-6, 56% repeated an earlier case (1% one per example), so fewer distinct cases a second.
     """
-    ran = 0
-    failed = False
 
-    def check(batch: list[Any]) -> None:
-        nonlocal ran, failed
-        for case in batch:
-            if ran == examples and not failed:
-                raise _Spent  # the rest of this last batch is past the count
-            ran += 1
-            try:
-                run(case)
-            except StopTest:  # hypothesis abandoned this case mid-draw (a conversation): not a case, not a failure
-                ran -= 1
-                raise
-            except BaseException:
-                failed = True
-                raise
-        if ran == examples and not failed:
-            raise _Spent  # now, rather than after drawing another batch
+    def check(case: Any) -> None:
+        run(case)
 
     test = settings(max_examples=examples, database=database, deadline=None, derandomize=False, phases=phases,
                     suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet, report_multiple_bugs=False,
-                    print_blob=False)(given(batches(strategy))(check))
+                    print_blob=False)(given(strategy)(check))
     if key is not None:
         test._hypothesis_internal_database_key = key
     if seed is not None:
         # What hypothesis.seed() does, minus switching the database off: a seeded worker still shares it.
         test._hypothesis_internal_use_seed = seed
-    try:
-        with _frozen():
-            test()
-    except _Spent:
-        pass
+    with _frozen():
+        test()
 
 
 def _search(function: Target, name: str, strategy: SearchStrategy[Any], examples: int, seed: int | None,
@@ -327,7 +290,7 @@ def _search(function: Target, name: str, strategy: SearchStrategy[Any], examples
             state.failed = True
             raise
 
-    # Failures are filed under the target and the strategy (`check` and the batching are the same for all).
+    # Failures are filed under the target and the strategy (`check` is the same for every target).
     key = hashlib.sha256(f"{name}\n{strategy!r}".encode()).digest()
     try:
         explore(strategy, examples, check, seed=seed, database=database, key=key, phases=phases)
