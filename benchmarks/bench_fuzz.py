@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> list[c.Result]:
     c.log(f"[fuzz] drawing {n} streams ...")
     streams = draw_streams(n, plain)
     events = sum(len(s.events) for s in streams) / len(streams)
-    distinct = len({json.dumps(s.events) for s in streams}) / len(streams)  # the search's new cases are new
+    distinct = len({json.dumps(s.events) for s in streams}) / len(streams)  # not repeats
     ceiling(streams, probe_ceiling)
     same = probe_fuzz.finals == probe_ceiling.finals == [s.final_message for s in streams]
 
