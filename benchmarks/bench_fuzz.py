@@ -4,7 +4,8 @@ Streams come from `replayer.strategies.message_streams(...)` tuned to about 30 e
 thinking, tool_use and cited text blocks, 4-5 of them). The consumer is the usual one:
 `messages.stream()`, iterate every event, `get_final_message()`.
 
-- generation: hypothesis drawing the streams, nothing else (`@given` with a no-op body);
+- generation: hypothesis drawing the streams, nothing else: the fuzz runner's own search
+              (`explore`) running a no-op on each;
 - ceiling:    the SDK parsing the same streams' bytes (`sse_bytes`, one chunk, like instant
               replay) from an `httpx2.MockTransport`, a new client per stream; the streams are
               drawn beforehand and not timed;
@@ -19,7 +20,7 @@ thinking, tool_use and cited text blocks, 4-5 of them). The consumer is the usua
 
 Prints streams/s for each and `fuzz / ceiling`, and checks `-j 2` >= 200 streams/s and one process
 >= 0.8x the ceiling (issue 15). One process does not get there: hypothesis' per-example cost and
-the streams' text draws alone are more than a quarter of the SDK's time per stream.
+the streams' text draws (3-4 per stream) alone are more than a quarter of the SDK's time per stream.
 The same seed draws the same streams in the single-process variants, checked by comparing the
 Messages the SDK assembled in the ceiling and in the fuzz run. (Hypothesis mixes into its draws
 string and number constants from the loaded modules of the code under test, so the streams are
@@ -30,16 +31,16 @@ drawn after a first fuzz run has imported everything the replay needs.)
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
 import _common as c
 import anthropic
 import httpx2
-from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
-from replayer.fuzzing._runner import fuzz
+from replayer.fuzzing._runner import explore, fuzz
 from replayer.fuzzing._synthetic import sse_bytes
 from replayer.strategies import chunkings, message_streams
 
@@ -71,17 +72,9 @@ class Consumer:
 
 
 def draw_streams(n: int, strategy: Any) -> list[Any]:
-    """The streams `fuzz(..., seed=SEED)` will draw, in order (same settings, same seed)."""
+    """The streams `fuzz(..., seed=SEED)` will draw, in order: the runner's own search, running nothing."""
     drawn: list[Any] = []
-
-    @seed(SEED)
-    @settings(max_examples=n, database=None, deadline=None, phases=(Phase.generate, Phase.shrink),
-              suppress_health_check=list(HealthCheck))
-    @given(strategy)
-    def collect(stream: Any) -> None:
-        drawn.append(stream)
-
-    collect()
+    explore(strategy, n, drawn.append, seed=SEED)
     return drawn
 
 
@@ -121,6 +114,7 @@ def main(argv: list[str] | None = None) -> list[c.Result]:
     c.log(f"[fuzz] drawing {n} streams ...")
     streams = draw_streams(n, plain)
     events = sum(len(s.events) for s in streams) / len(streams)
+    distinct = len({json.dumps(s.events) for s in streams}) / len(streams)  # not repeats
     ceiling(streams, probe_ceiling)
     same = probe_fuzz.finals == probe_ceiling.finals == [s.final_message for s in streams]
 
@@ -143,6 +137,7 @@ def main(argv: list[str] | None = None) -> list[c.Result]:
     results = [
         c.Result(BENCH, "mean events per stream", round(events, 1), "events"),
         c.Result(BENCH, "same streams in ceiling and fuzz", float(same), "bool", "1", same),
+        c.Result(BENCH, "distinct streams among them", distinct, "ratio", ">= 0.9", distinct >= 0.9),
         c.Result(BENCH, "hypothesis per example, no-op strategy", 1e3 / rate["no-op"], "ms"),
         c.Result(BENCH, "... plus one draw of the texts", 1e3 / rate["one text"] - 1e3 / rate["no-op"], "ms"),
         c.Result(BENCH, "generation only (hypothesis)", rate["generation"], "streams/s"),

@@ -52,7 +52,7 @@ from .. import faults as _faults
 from .._chunking import Chunking
 from ._generated import GeneratedStream, Timing
 from ._mutate import SPLITTABLE, MutatedCassette, insert_event, retime, split_delta, splittable
-from ._synthetic import message
+from ._synthetic import message, streamed_chars
 
 BLOCK_KINDS: tuple[str, ...] = ("text", "citations", "tool_use", "thinking", "redacted_thinking", "server_tool_use")
 """What `message_streams(blocks=...)` can put in a message (`server_tool_use` brings its web search result)."""
@@ -320,9 +320,7 @@ def _ordered(blocks: list[_Block], tag: str = "fuzz") -> list[_Block]:
 
 def _output_tokens(blocks: list[_Block]) -> int:
     """About one token per four characters of streamed content, as `_synthetic.message` estimates."""
-    chars = sum(len(v) for b in blocks for d in b.deltas for k, v in d.items()
-                if isinstance(v, str) and k not in ("type", "signature"))
-    return chars // 4 + 1
+    return streamed_chars(d for b in blocks for d in b.deltas) // 4 + 1
 
 
 @dataclass(frozen=True)
@@ -332,7 +330,9 @@ class _Config:
     call: str  # how message_streams was called, for hypothesis' messages
 
     heads: SearchStrategy[bytes]
-    blocks: SearchStrategy[list[list[_Block]]]
+    block: SearchStrategy[list[_Block]]
+    required: int  # min_blocks, drawn one by one: a list's min_size costs a (forced) choice per element
+    extra: SearchStrategy[list[list[_Block]]]  # then up to max_blocks - min_blocks more
     tool_use: SearchStrategy[list[_Block]]
     stop_reasons: tuple[str, ...]
     pings: bool
@@ -359,7 +359,8 @@ def _streams(draw: Any, config: _Config) -> GeneratedStream:
     # One draw for the stop reason, the stop sequence and the message's shape; one per block.
     head = draw(config.heads)
     stop = _pick(config.stop_reasons, head[0])
-    blocks = [block for group in draw(config.blocks) for block in group]
+    groups = [draw(config.block) for _ in range(config.required)] + draw(config.extra)
+    blocks = [block for group in groups for block in group]
     has_tools = any(b.kind == "tool_use" for b in blocks)
     if stop == "tool_use" and not has_tools:
         blocks += draw(config.tool_use)
@@ -484,15 +485,15 @@ def message_streams(*, blocks: Iterable[str] = BLOCK_KINDS, min_blocks: int = 0,
         raise InvalidArgument("min_blocks > 0 needs at least one block kind")
     text = texts if texts is not None else _texts()
     shapes = st.binary(min_size=_PARAMS, max_size=_PARAMS + 2 * (max_deltas - 1))
-    groups = (st.lists(_block(all_kinds, text, shapes), min_size=min_blocks, max_size=max_blocks) if all_kinds
-              else st.just([]))
+    block = _block(all_kinds, text, shapes)
+    extra = st.lists(block, max_size=max_blocks - min_blocks) if all_kinds else st.just([])
     options = {"blocks": kinds, "min_blocks": min_blocks, "max_blocks": max_blocks, "max_deltas": max_deltas,
                "stop_reasons": stops, "pings": pings, "unknown_events": unknown_events,
                "unknown_blocks": unknown_blocks, "texts": texts, "timings": timings, "chunkings": chunkings}
     call = "message_streams(" + ", ".join(f"{k}={v!r}" for k, v in options.items()) + ")"
     heads = st.binary(min_size=3, max_size=3 + 2 * _MAX_EXTRAS)  # stop reason, stop sequence, then a shape
-    return _streams(_Config(call, heads, groups, _block(("tool_use",), text, shapes), stops, pings, unknown_events,
-                            timings, chunkings))
+    return _streams(_Config(call, heads, block, min_blocks, extra, _block(("tool_use",), text, shapes), stops, pings,
+                            unknown_events, timings, chunkings))
 
 
 # --- delivery ------------------------------------------------------------------------------------

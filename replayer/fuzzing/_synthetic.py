@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from typing import TypedDict
 
 from typing_extensions import Unpack
@@ -101,18 +102,16 @@ def message(*blocks: Block, model: str = "claude-haiku-4-5", msg_id: str = "msg_
     start = {"id": msg_id, "type": "message", "role": "assistant", "model": model, "content": [],
              "stop_reason": None, "stop_sequence": None, "usage": usage}
     events: Events = [("message_start", {"type": "message_start", "message": start})]
-    chars = 0
     for index, (content_block, deltas) in enumerate(blocks):
         events.append(("content_block_start", {"type": "content_block_start", "index": index,
                                                "content_block": content_block}))
         if ping and index == 0:
             events.append(("ping", {"type": "ping"}))
-        for delta in deltas:
-            chars += sum(len(v) for k, v in delta.items() if k not in ("type", "signature") and isinstance(v, str))
-            events.append(("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}))
+        events += [("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
+                   for delta in deltas]
         events.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
-    if output_tokens is None:
-        output_tokens = chars // 4 + 1
+    if output_tokens is None and delta_usage is None:
+        output_tokens = streamed_chars(delta for _, deltas in blocks for delta in deltas) // 4 + 1
     ending: dict = {"stop_reason": stop_reason, "stop_sequence": stop_sequence}
     if stop_details is not None:
         ending["stop_details"] = stop_details
@@ -120,6 +119,12 @@ def message(*blocks: Block, model: str = "claude-haiku-4-5", msg_id: str = "msg_
                                      "usage": delta_usage if delta_usage is not None else {"output_tokens": output_tokens}}))
     events.append(("message_stop", {"type": "message_stop"}))
     return events
+
+
+def streamed_chars(deltas: Iterable[dict]) -> int:
+    """Characters of content the deltas stream (their text, thinking, JSON; not types or signatures)."""
+    return sum(len(v) for delta in deltas for k, v in delta.items()
+               if k not in ("type", "signature") and isinstance(v, str))
 
 
 def text_message(text: str, *, pieces: int | None = None, **options: Unpack[MessageOptions]) -> Events:

@@ -23,8 +23,8 @@ from replayer import FakeAnthropic, NoMatchError
 from replayer.cli import main
 from replayer.fuzzing._generated import GeneratedStream
 from replayer.fuzzing._mutate import MutatedCassette
-from replayer.fuzzing._runner import FuzzError, fuzz, load_target, report
-from replayer.strategies import mutations
+from replayer.fuzzing._runner import FuzzError, explore, fuzz, load_target, report
+from replayer.strategies import chunkings, message_streams, mutations
 from tests.helpers import CASSETTES, ROOT
 
 sys.path.insert(0, str(ROOT))
@@ -124,6 +124,26 @@ def test_workers_split_the_search_and_keep_the_first_failure() -> None:
     assert isinstance(result.failure.case, GeneratedStream) and blocks(result.failure.case) == ["tool_use", "tool_use"]
     passing = fuzz(consumers.robust_tool_input, examples=61, seed=SEED, workers=2)
     assert passing.ok and passing.runs == 61
+
+
+def test_runs_is_the_count_asked_for_and_the_seed_repeats_the_cases() -> None:
+    def run(examples: int) -> list[dict[str, Any]]:
+        seen: list[dict[str, Any]] = []
+        result = fuzz(lambda client, expected: seen.append(expected[0]), examples=examples, seed=SEED)
+        assert result.ok and result.runs == examples and len(seen) == examples
+        return seen
+
+    assert len(run(1)) == 1 and len(run(7)) == 7
+    assert run(60) == run(60)
+
+
+def test_the_search_draws_distinct_cases() -> None:
+    # Hypothesis makes most new examples from old ones: each must still be a new case (several cases
+    # per example, as a list, mostly repeated earlier ones: 44% distinct).
+    cases: list[GeneratedStream] = []
+    explore(message_streams(chunkings=chunkings()), 500, cases.append, seed=SEED)
+    assert len(cases) == 500
+    assert len({json.dumps([case.events, str(case.chunking)]) for case in cases}) >= 0.9 * 500  # 97% here
 
 
 REQUEST = {"model": "claude-haiku-4-5", "max_tokens": 64, "messages": [{"role": "user", "content": "Hi"}]}
