@@ -40,12 +40,7 @@ class Script:
             steps: tuple[Step, ...] = ((interaction.body.t, interaction.body.payload.text.encode()),)
         else:
             steps = tuple(wire_steps(interaction.events))
-        end = interaction.end
-        if end is not None and end.tail:
-            steps += ((end.t, end.tail.encode()),)
-        last = steps[-1][0] if steps else 0.0
-        error = exception_from(end.error) if end is not None and end.error is not None else None
-        return cls(steps, end.t if end is not None else last, error)
+        return _ending(steps, interaction)
 
     @property
     def size(self) -> int:
@@ -99,17 +94,21 @@ def _joined(times: tuple[float, ...], items: tuple[bytes, ...], limit: int) -> t
     return tuple(steps)
 
 
+def _ending(steps: tuple[Step, ...], interaction: Interaction) -> Script:
+    """`steps`, then the interaction's unfinished last event (if any), and how it ended."""
+    end = interaction.end
+    if end is not None and end.tail:
+        steps += ((end.t, end.tail.encode()),)
+    last = steps[-1][0] if steps else 0.0
+    error = exception_from(end.error) if end is not None and end.error is not None else None
+    return Script(steps, end.t if end is not None else last, error)
+
+
 def _joined_of(interaction: Interaction, limit: int = 65536) -> Script | None:
     """`Script.of(interaction).joined(limit)` built straight from loaded lines, when they allow it."""
     events = interaction.events
     steps = events.joined_steps(limit) if isinstance(events, LoadedEvents) and interaction.body is None else None
-    if not steps:
-        return None
-    end = interaction.end
-    if end is not None and end.tail:
-        steps.append((end.t, end.tail.encode()))
-    error = exception_from(end.error) if end is not None and end.error is not None else None
-    return Script(tuple(steps), end.t if end is not None else steps[-1][0], error)
+    return _ending(tuple(steps), interaction) if steps else None
 
 
 # Keyed by the interaction object's id(): the cassette keeps its interactions alive.
