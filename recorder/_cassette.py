@@ -43,7 +43,7 @@ from ._model import (
     dumps,
     payload_fields,
 )
-from ._redact import KEY_STARTS, DeltaJoiner, Redactor, holds_base64_key
+from ._redact import KEY_STARTS, DeltaJoiner, Redactor, holds_no_key
 from ._sse import SSEDecoder, SSEEvent
 
 try:
@@ -399,8 +399,7 @@ class _Lines:
         data = sse.data
         if data and sse.id is None and sse.retry is None and "\n" not in data:
             # Clean (no key, no escape: nearly every event) is told without the regex engine here.
-            clean = (self.quick and "sk-ant-" not in data and "\\u" not in data and "%" not in data
-                     and not holds_base64_key(data))
+            clean = self.quick and holds_no_key(data)
             name = self.names.get(sse.event) or self._name(sse.event)
             line = f'{{"id":{id},"kind":"event","t":{t!r},"event":{name},"data":{data}}}'
             try:

@@ -109,7 +109,7 @@ class Redactor:
         """Whether `text` certainly needs no redaction (a quick test, for the recording hot path)."""
         if not self.builtin:
             return self.text(text) == text
-        return "sk-ant-" not in text and "\\u" not in text and "%" not in text and not holds_base64_key(text)
+        return holds_no_key(text)
 
     def spans(self, text: str) -> list[tuple[int, int]]:
         """Where patterns match in `text`, also through `\\uXXXX` and `%XX` escapes (nested up to three deep),
@@ -152,7 +152,7 @@ class Redactor:
         run = match.group()
         if "\\u" not in run:
             return run
-        decoded = _unescaped(run)[0]
+        decoded = _decoded(run, _ESCAPE)[0]
         redacted = self._plain(decoded)
         if "%" in redacted:  # a percent-encoded key behind JSON escapes (`sk%2Dant\u002d...`)
             redacted = _PERCENT_RUN.sub(self._percent_escaped, redacted)
@@ -177,6 +177,12 @@ class Redactor:
         return run if redacted == decoded else quote(redacted, safe="-_.~")
 
 
+def holds_no_key(text: str) -> bool:
+    """Whether `text` certainly holds no key of the built-in rule in any form (plain, escaped, base64),
+    told without the regex engine: the recording hot path's test."""
+    return "sk-ant-" not in text and not _escaped(text) and not holds_base64_key(text)
+
+
 def holds_base64_key(text: str) -> bool:
     """Whether `text` may hold a base64-encoded key (one of the three alignments of its prefix)."""
     return "c2stYW50L" in text or "NrLWFudC" in text or "zay1hbnQt" in text  # BASE64_KEY_MARKERS, inlined
@@ -189,11 +195,6 @@ def _spelled(name: str) -> str:
 @functools.lru_cache(maxsize=1024)
 def _secret_name(name: str) -> bool:
     return any(word.endswith(_SECRET_WORD_ENDS) for word in name.split("-"))
-
-
-def _unescaped(text: str) -> tuple[str, list[int]]:
-    """`text` with every `\\uXXXX` (however many backslashes) decoded, and where each character came from."""
-    return _decoded(text, _ESCAPE)
 
 
 def _decoded(text: str, escape: re.Pattern[str]) -> tuple[str, list[int]]:
@@ -273,8 +274,7 @@ class DeltaJoiner:
 
         Answered without the regex engine for the built-in rules: the common case on the hot path.
         """
-        return (self._quick and "sk-ant-" not in text and not _escaped(text) and not text.endswith(KEY_STARTS)
-                and not holds_base64_key(text))
+        return self._quick and holds_no_key(text) and not text.endswith(KEY_STARTS)
 
     def forget(self, *prefix: object) -> None:
         """The streams starting with `prefix` are over (a content block stopped, an interaction ended)."""
